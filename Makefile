@@ -1,0 +1,45 @@
+# Set-up and everyday commands. Everything installs into .venv from pyproject.toml.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 2
+
+.PHONY: test serve notebooks bench loadtest lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Marker files: reinstall when pyproject.toml changes.
+$(VENV)/.installed-base: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed-base
+
+## make test: set up .venv with the test extras, lint, and run the whole test suite
+test: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+## make serve: set up .venv and start the HTTP service on the bundled priors
+serve: $(VENV)/.installed-base
+	$(BIN)/hipdx serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
+
+## make notebooks: open the notebooks in JupyterLab
+notebooks: $(VENV)/.installed-test
+	$(BIN)/jupyter lab notebooks/
+
+## make bench: engine vs pgmpy (and pyAgrum if installed), and end-to-end batch scoring
+bench: $(VENV)/.installed-test
+	$(BIN)/hipdx bench
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,243 @@
+"""A compiled, vectorised, exact inference engine for the hipdx network shape.
+
+pgmpy's VariableElimination answers one case in milliseconds and has no batch query. The network
+has a shape that makes exact batch inference cheap: a few root risk factors (R), a handful of
+binary conditions (C) whose parents are risk factors or other conditions, and findings (F) whose
+parents are conditions only. So, with ``2**K`` joint condition configurations:
+
+    P(C, e) = [sum over R consistent with e_R of P(R) P(C | R)] * prod_f P(e_f | C)
+
+The bracket depends on the row only through which risk factors were answered (few distinct
+patterns in a batch; computed once per pattern from the compiled table ``J[R, C]``), and the
+product is a single matrix product of the row's one-hot findings with the compiled table
+``T[(f, state), C] = log P(f = state | C)``. Normalising over ``C`` gives every condition's exact
+posterior. Rows are processed in bounded chunks and identical rows are scored once.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+NEG = -1e250  # stands in for log(0) so that 0 * log(0) terms in a matrix product stay 0
+ZERO_EVIDENCE = -1e200  # a row whose log-probability is below this has probability zero
+
+
+@dataclass(frozen=True)
+class EngineResult:
+    """Posteriors for n rows: ``marginals`` (n, K) P(condition present | evidence);
+    ``log_evidence`` (n,) log P(evidence) (``-inf`` where the evidence is impossible);
+    ``joint`` (n, 2**K) posterior over condition configurations when requested."""
+
+    marginals: np.ndarray
+    log_evidence: np.ndarray
+    joint: np.ndarray | None = None
+
+    @property
+    def impossible(self) -> np.ndarray:
+        return ~np.isfinite(self.log_evidence)
+
+
+class Engine:
+    """Exact posteriors of the binary conditions for many evidence rows at once.
+
+    Evidence is passed as integer state codes in the network's own state order, ``-1`` for
+    unknown: ``rf_codes`` (n, number of risk factors), ``finding_codes`` (n, number of findings).
+    """
+
+    def __init__(
+        self,
+        risk_factors: list[tuple[str, list[str], np.ndarray]],
+        conditions: list[tuple[str, list[str], np.ndarray]],
+        findings: list[tuple[str, list[str], list[str], np.ndarray]],
+        chunk_rows: int = 4096,
+    ) -> None:
+        """Compile from CPD tables.
+
+        - ``risk_factors``: (id, states, probabilities) for each root risk factor.
+        - ``conditions``: (id, parents, table) with ``table`` of shape (2, *parent cards): index 0
+          of the first axis is *present*; parents are risk factors or other conditions (a
+          condition parent's axis has 0 = present).
+        - ``findings``: (id, states, parents, table) with table shape (n_states, *parent cards);
+          parents are conditions.
+        """
+        self.chunk_rows = chunk_rows
+        self.risk_factor_ids = [r[0] for r in risk_factors]
+        self.risk_factor_states = [list(r[1]) for r in risk_factors]
+        self.condition_ids = [c[0] for c in conditions]
+        self.finding_ids = [f[0] for f in findings]
+        self.finding_states = [list(f[1]) for f in findings]
+        k = len(conditions)
+        # Condition configurations: bit j of the config index set <=> condition j present.
+        self.configs = ((np.arange(2**k)[:, None] >> np.arange(k)[None, :]) & 1).astype(float)  # (2^K, K)
+        present_idx = 1 - self.configs.astype(np.intp)  # state index per condition (0 = present)
+
+        cards = [len(r[1]) for r in risk_factors]
+        self.rf_cards = np.array(cards, dtype=np.intp)
+        self.grid = np.array(list(itertools.product(*[range(c) for c in cards])), dtype=np.intp)  # (G, n_rf)
+        p_grid = np.ones(len(self.grid))
+        for j, (_, _, probs) in enumerate(risk_factors):
+            p_grid *= np.asarray(probs, dtype=float).reshape(-1)[self.grid[:, j]]
+        rf_pos = {r: j for j, r in enumerate(self.risk_factor_ids)}
+        cond_pos = {c: j for j, c in enumerate(self.condition_ids)}
+
+        joint = np.broadcast_to(p_grid[:, None], (len(self.grid), 2**k)).copy()  # J[R, C]
+        for j, (cid, parents, table) in enumerate(conditions):
+            table = np.asarray(table, dtype=float)
+            index = []
+            for p in parents:
+                if p in rf_pos:
+                    index.append(self.grid[:, rf_pos[p]][:, None])
+                elif p in cond_pos and p != cid:
+                    index.append(present_idx[:, cond_pos[p]][None, :])
+                else:
+                    raise ValueError(f"condition {cid}: parent {p!r} is not a risk factor or another condition")
+            p_present = np.broadcast_to(table[(0, *index)] if index else table[0], (len(self.grid), 2**k))
+            joint *= np.where(self.configs[None, :, j] == 1, p_present, 1.0 - p_present)
+        self.joint_rc = joint  # (G, 2^K)
+        with np.errstate(divide="ignore"):
+            self.log_joint_rc = np.where(joint > 0, np.log(np.maximum(joint, 1e-300)), NEG)
+        self._partial_cache: dict[int, np.ndarray] = {}
+
+        rows, offsets = [], []
+        for fid, states, parents, table in findings:
+            table = np.asarray(table, dtype=float)
+            offsets.append(sum(len(s) for s in self.finding_states[: len(offsets)]))
+            for s in range(len(states)):
+                index = []
+                for p in parents:
+                    if p not in cond_pos:
+                        raise ValueError(f"finding {fid}: parent {p!r} is not a condition")
+                    index.append(present_idx[:, cond_pos[p]])
+                probs = np.broadcast_to(table[(s, *index)] if index else table[s], (2**k,))
+                with np.errstate(divide="ignore"):
+                    rows.append(np.where(probs > 0, np.log(np.maximum(probs, 1e-300)), NEG))
+        self.finding_offsets = np.array(offsets, dtype=np.intp)
+        self.log_lik = np.array(rows)  # (S, 2^K)
+        self.n_features = self.log_lik.shape[0]
+        # Mixed-radix weights to turn a risk-factor answer pattern (with -1 = unknown) into a key.
+        self._pattern_radix = np.cumprod(np.concatenate([[1], self.rf_cards[:-1] + 1])).astype(np.int64)
+        # Row-major weights turning a fully answered risk-factor pattern into its grid row.
+        self._grid_radix = np.concatenate([np.cumprod(self.rf_cards[::-1])[::-1][1:], [1]]).astype(np.int64)
+
+    # ----------------------------------------------------------------------------------------
+    @classmethod
+    def from_network(cls, network, risk_factor_ids, condition_ids, finding_ids, chunk_rows: int = 4096) -> Engine:
+        """Compile a pgmpy ``DiscreteBayesianNetwork`` of the three-layer shape.
+
+        Conditions must be binary with states ``present``/``absent``; their CPDs are read with
+        pgmpy's own state names, so the engine answers exactly what the network says.
+        """
+        rfs, conds, finds = [], [], []
+        for rid in risk_factor_ids:
+            cpd = network.get_cpds(rid)
+            rfs.append((rid, list(cpd.state_names[rid]), cpd.get_values().reshape(-1)))
+        for cid in condition_ids:
+            cpd = network.get_cpds(cid)
+            names = list(cpd.state_names[cid])
+            table = _reorder_states(cpd, cid, ["present", "absent"] if set(names) == {"present", "absent"} else names)
+            conds.append((cid, list(cpd.variables[1:]), table))
+        for fid in finding_ids:
+            cpd = network.get_cpds(fid)
+            finds.append((fid, list(cpd.state_names[fid]), list(cpd.variables[1:]), _reorder_states(cpd, fid, None)))
+        return cls(rfs, conds, finds, chunk_rows=chunk_rows)
+
+    # ----------------------------------------------------------------------------------------
+    def posterior(self, rf_codes: np.ndarray, finding_codes: np.ndarray, joint: bool = False,
+                  dedupe: bool = True) -> EngineResult:
+        """Exact posteriors for every row; chunked so memory stays bounded for any n."""
+        rf_codes = np.asarray(rf_codes, dtype=np.int64).reshape(-1, len(self.risk_factor_ids))
+        finding_codes = np.asarray(finding_codes, dtype=np.int64).reshape(-1, len(self.finding_ids))
+        n = rf_codes.shape[0]
+        if dedupe and n > 64:
+            both = np.ascontiguousarray(np.concatenate([rf_codes, finding_codes], axis=1).astype(np.int8))
+            keys = both.view(np.dtype((np.void, both.shape[1]))).reshape(-1)
+            _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+            if len(first) < n:
+                res = self.posterior(rf_codes[first], finding_codes[first], joint=joint, dedupe=False)
+                inverse = inverse.reshape(-1)
+                return EngineResult(res.marginals[inverse], res.log_evidence[inverse],
+                                    None if res.joint is None else res.joint[inverse])
+        marg = np.empty((n, len(self.condition_ids)))
+        loge = np.empty(n)
+        jnt = np.empty((n, self.configs.shape[0])) if joint else None
+        for start in range(0, n, self.chunk_rows):
+            stop = min(n, start + self.chunk_rows)
+            m, le, jt = self._chunk(rf_codes[start:stop], finding_codes[start:stop], joint)
+            marg[start:stop], loge[start:stop] = m, le
+            if joint:
+                jnt[start:stop] = jt
+        return EngineResult(marg, loge, jnt)
+
+    def _chunk(self, rf_codes: np.ndarray, finding_codes: np.ndarray, joint: bool):
+        n = rf_codes.shape[0]
+        log_prior = self._log_prior_by_pattern(rf_codes)
+        onehot = np.zeros((n, self.n_features))
+        known = finding_codes >= 0
+        rows, cols = np.nonzero(known)
+        onehot[rows, self.finding_offsets[cols] + finding_codes[rows, cols]] = 1.0
+        logw = onehot @ self.log_lik
+        logw += log_prior
+        top = logw.max(axis=1)
+        np.subtract(logw, top[:, None], out=logw)
+        np.exp(logw, out=logw)
+        total = logw.sum(axis=1)
+        marg = (logw @ self.configs) / total[:, None]
+        log_evidence = top + np.log(total)
+        bad = top < ZERO_EVIDENCE
+        if bad.any():
+            marg[bad] = np.nan
+            log_evidence[bad] = -np.inf
+        jt = None
+        if joint:
+            jt = logw / total[:, None]
+            jt[bad] = np.nan
+        return marg, log_evidence, jt
+
+    def _log_prior_by_pattern(self, rf_codes: np.ndarray) -> np.ndarray:
+        """(n, 2^K) log P(C, answered risk factors).
+
+        A fully answered row is one row of the compiled ``log J``; a partly answered pattern is a
+        sum over the consistent grid rows, computed once per distinct pattern and cached.
+        """
+        full = (rf_codes >= 0).all(axis=1)
+        if full.all():
+            return self.log_joint_rc[rf_codes @ self._grid_radix]
+        out = np.empty((rf_codes.shape[0], self.log_joint_rc.shape[1]))
+        if full.any():
+            out[full] = self.log_joint_rc[rf_codes[full] @ self._grid_radix]
+        partial = np.nonzero(~full)[0]
+        keys = (rf_codes[partial] + 1) @ self._pattern_radix
+        uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        missing = [i for i, key in enumerate(uniq.tolist()) if key not in self._partial_cache]
+        if missing:
+            patterns = rf_codes[partial[first[missing]]]
+            consistent = np.ones((len(missing), len(self.grid)), dtype=bool)
+            for j in range(len(self.risk_factor_ids)):
+                obs = patterns[:, j][:, None]
+                consistent &= (obs < 0) | (self.grid[None, :, j] == obs)
+            prior = consistent.astype(float) @ self.joint_rc
+            with np.errstate(divide="ignore"):
+                log_prior = np.where(prior > 0, np.log(np.maximum(prior, 1e-300)), NEG)
+            if len(self._partial_cache) > 20000:
+                self._partial_cache.clear()
+            for i, row in zip(missing, log_prior, strict=True):
+                self._partial_cache[int(uniq[i])] = row
+        table = np.stack([self._partial_cache[int(k)] for k in uniq.tolist()])
+        out[partial] = table[inverse.reshape(-1)]
+        return out
+
+
+def _reorder_states(cpd, var: str, order: list[str] | None) -> np.ndarray:
+    """The CPD's values as (n_states, *parent cards), with ``var``'s states in ``order`` and each
+    condition parent's states as present, absent."""
+    values = cpd.get_values().reshape([cpd.cardinality[0], *cpd.cardinality[1:]])
+    names = cpd.state_names
+    index = []
+    for axis, v in enumerate(cpd.variables):
+        current = list(names[v])
+        wanted = order if (axis == 0 and order) else (["present", "absent"] if set(current) == {"present", "absent"} and axis > 0 else current)
+        index.append([current.index(s) for s in wanted])
+    return values[np.ix_(*index)]

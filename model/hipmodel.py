@@ -1,0 +1,178 @@
+"""The hipdx model: priors -> pgmpy network -> compiled engine, behind one small API.
+
+``load_model()`` builds everything once (pgmpy is imported here, once per process); after that,
+``diagnose`` answers one runner and ``score`` a whole table through the same compiled engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .diagnosis import ConditionResult, Diagnosis
+from .engine import Engine, EngineResult
+from .parameters import Parameters, build_parameters
+from .priors import Priors, load_priors
+from .triage import TriageRules
+from .vocabulary import EvidenceError, Variable, Vocabulary
+
+MODEL_NAME = "hipdx"
+
+
+class HipModel:
+    """One loaded model. Build it with :func:`load_model`."""
+
+    def __init__(self, priors: Priors) -> None:
+        from .network import build_network
+
+        self.priors = priors
+        self.parameters: Parameters = build_parameters(priors)
+        self.network = build_network(priors, self.parameters)
+        self.engine = Engine.from_network(self.network, list(priors.risk_factors), list(priors.conditions),
+                                          list(priors.findings))
+        self.vocabulary = Vocabulary(priors)
+        self.triage_rules = TriageRules(priors)
+        self.risk_factor_ids = list(priors.risk_factors)
+        self.finding_ids = list(priors.findings)
+        self.evidence_order = self.risk_factor_ids + self.finding_ids
+        self.prior_probabilities = dict(zip(self.conditions, self.engine.posterior(
+            np.full((1, len(self.risk_factor_ids)), -1), np.full((1, len(self.finding_ids)), -1)).marginals[0],
+            strict=True))
+
+    # ------------------------------------------------------------------ description
+    @property
+    def version(self) -> str:
+        """Hash of the priors' content: every result names the exact priors it came from."""
+        return self.priors.version
+
+    @property
+    def name(self) -> str:
+        return MODEL_NAME
+
+    @cached_property
+    def conditions(self) -> list[str]:
+        return list(self.priors.conditions)
+
+    def condition_name(self, cid: str) -> str:
+        return self.priors.conditions[cid].name
+
+    @property
+    def variables(self) -> dict[str, Variable]:
+        """Every evidence variable (risk factors, then findings) with states, question, group."""
+        return self.vocabulary.variables
+
+    def describe(self) -> dict[str, Any]:
+        """What the model knows, as plain data (the body of ``GET /v1/model``)."""
+        return {
+            "model": {"name": MODEL_NAME, "version": self.version},
+            "population": self.priors.population,
+            "conditions": [
+                {"id": c, "name": self.condition_name(c), "prior": float(self.prior_probabilities[c])}
+                for c in self.conditions
+            ],
+            "variables": [v.to_dict() for v in self.variables.values()],
+            "aliases": dict(self.vocabulary.aliases),
+        }
+
+    # ------------------------------------------------------------------ inference
+    def parse_evidence(self, evidence: Mapping[str, Any]) -> dict[str, str]:
+        """Evidence as understood (binned, spellings resolved); raises :class:`EvidenceError`."""
+        return self.vocabulary.parse(evidence)
+
+    def codes(self, evidence: Mapping[str, str]) -> tuple[np.ndarray, np.ndarray]:
+        """Engine codes (1, n_rf), (1, n_findings) for parsed evidence."""
+        rf = np.array([[self._state_index(v, evidence.get(v)) for v in self.risk_factor_ids]])
+        fd = np.array([[self._state_index(v, evidence.get(v)) for v in self.finding_ids]])
+        return rf, fd
+
+    def _state_index(self, vid: str, state: str | None) -> int:
+        return -1 if state is None else self.variables[vid].states.index(state)
+
+    def infer(self, evidence_rows: list[Mapping[str, str]], joint: bool = False) -> EngineResult:
+        """Exact posteriors for several parsed evidence dicts at once (one engine call)."""
+        rf = np.full((len(evidence_rows), len(self.risk_factor_ids)), -1, dtype=np.int64)
+        fd = np.full((len(evidence_rows), len(self.finding_ids)), -1, dtype=np.int64)
+        for i, ev in enumerate(evidence_rows):
+            rf[i], fd[i] = (a[0] for a in self.codes(ev))
+        return self.engine.posterior(rf, fd, joint=joint)
+
+    def posterior(self, evidence: Mapping[str, Any]) -> dict[str, float]:
+        """P(condition present | evidence) for every condition (no triage, no reasoning)."""
+        parsed = self.parse_evidence(evidence)
+        result = self.infer([parsed])
+        _raise_if_impossible(result)
+        return dict(zip(self.conditions, map(float, result.marginals[0]), strict=True))
+
+    def diagnose(self, evidence: Mapping[str, Any]) -> Diagnosis:
+        """Posterior of every condition, most probable first, with triage and red flags."""
+        parsed = self.parse_evidence(evidence)
+        result = self.infer([parsed])
+        _raise_if_impossible(result)
+        posterior = dict(zip(self.conditions, map(float, result.marginals[0]), strict=True))
+        return self._diagnosis(parsed, posterior)
+
+    def _diagnosis(self, parsed: dict[str, str], posterior: dict[str, float], **reasoning: Any) -> Diagnosis:
+        intervals = reasoning.get("intervals") or {}
+        effects = reasoning.get("effects") or {}
+        results = [
+            ConditionResult(c, self.condition_name(c), posterior[c], float(self.prior_probabilities[c]),
+                            intervals.get(c), effects.get(c))
+            for c in self.conditions
+        ]
+        results.sort(key=lambda r: (-r.probability, r.id))
+        return Diagnosis(MODEL_NAME, self.version, results, self.triage_rules.assess(parsed, posterior), parsed,
+                         reasoning.get("next_questions"), reasoning.get("extras") or {})
+
+    def score(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Score every row of a table of answers (columns named by variable id or alias).
+
+        Returns a frame with the same index: ``p_<condition>`` for every condition, ``triage``,
+        ``red_flags`` and ``error``. A row whose answers cannot be read, or are impossible under
+        the model, keeps empty posteriors and says why in ``error``; red flags in its readable
+        answers are still reported.
+        """
+        codes, errors = self.vocabulary.encode_frame(df, self.evidence_order)
+        n_rf = len(self.risk_factor_ids)
+        ok = np.array([e is None for e in errors], dtype=bool)
+        marg = np.full((len(df), len(self.conditions)), np.nan)
+        if ok.any():
+            res = self.engine.posterior(codes[ok, :n_rf], codes[ok, n_rf:])
+            marg[ok] = res.marginals
+            impossible = np.nonzero(ok)[0][res.impossible]
+            for i in impossible:
+                errors[i] = "evidence has probability zero under the model (contradictory answers)"
+        states = {v: self.variables[v].states for v in self.evidence_order}
+        levels, flags = self.triage_rules.assess_batch(codes, self.evidence_order, states, marg, self.conditions)
+        unscored = np.array([e is not None for e in errors], dtype=bool)
+        levels = levels.copy()
+        levels[unscored & (flags == "")] = None
+        out = pd.DataFrame(marg, columns=[f"p_{c}" for c in self.conditions], index=df.index)
+        out["triage"] = pd.Series(levels, index=df.index, dtype="object")
+        out["red_flags"] = pd.Series(flags, index=df.index, dtype="object")
+        out["error"] = pd.Series(errors, index=df.index, dtype="object")
+        return out
+
+
+def _raise_if_impossible(result: EngineResult) -> None:
+    if result.impossible.any():
+        raise EvidenceError("evidence", "these answers have probability zero under the model (contradictory)")
+
+
+_CACHE: dict[str, HipModel] = {}
+
+
+def load_model(path: str | Path | None = None) -> HipModel:
+    """The model for the priors in ``path`` (the bundled priors by default).
+
+    Loaded models are cached per priors version, so repeated calls in one process are free.
+    """
+    priors = load_priors(path)
+    key = f"{priors.directory.resolve()}:{priors.version}"
+    if key not in _CACHE:
+        _CACHE[key] = HipModel(priors)
+    return _CACHE[key]

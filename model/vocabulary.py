@@ -1,0 +1,282 @@
+"""The evidence vocabulary: variables, their states and questions, and how answers are read.
+
+Answers arrive from forms, EHRs and survey files in many spellings. This module accepts a
+state's obvious spellings only where they are unambiguous (``True``/``"yes"``/``1`` for a
+present/absent finding, ``"F"`` for female, an age in years for ``age_band``), and refuses
+anything else with an :class:`EvidenceError` that names the field, lists what is allowed and
+suggests the closest match. Nothing is silently ignored.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .priors import Numeric, Priors
+
+UNKNOWN_WORDS = frozenset({"", "unknown", "not known", "na", "n/a", "nan", "none", "null"})
+_TRUE = ("true", "yes", "y", "1")
+_FALSE = ("false", "no", "n", "0")
+# Spellings accepted for a pair of states, where each is unambiguous.
+_SYNONYMS: dict[tuple[str, ...], dict[str, tuple[str, ...]]] = {
+    ("present", "absent"): {"present": _TRUE + ("present",), "absent": _FALSE + ("absent",)},
+    ("yes", "no"): {"yes": _TRUE + ("present",), "no": _FALSE + ("absent",)},
+    ("female", "male"): {"female": ("female", "f", "woman"), "male": ("male", "m", "man")},
+    ("sudden", "gradual"): {"sudden": ("sudden", "suddenly"), "gradual": ("gradual", "gradually")},
+}
+
+
+class EvidenceError(ValueError):
+    """An answer that cannot be understood: names the field, the value, what is allowed and the
+    closest match, so a user (or an HTTP problem response) can say exactly what to fix."""
+
+    def __init__(self, field: str, message: str, *, value: Any = None, allowed: list[str] | None = None,
+                 suggestion: str | None = None) -> None:
+        self.field = field
+        self.value = value
+        self.allowed = list(allowed or [])
+        self.suggestion = suggestion
+        text = f"{field}: {message}"
+        if allowed:
+            text += f"; allowed: {', '.join(map(str, allowed))}"
+        if suggestion:
+            text += f" (did you mean {suggestion!r}?)"
+        super().__init__(text)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"field": self.field, "message": str(self)}
+        if self.value is not None:
+            out["value"] = self.value if isinstance(self.value, (str, int, float, bool)) else repr(self.value)
+        if self.allowed:
+            out["allowed"] = self.allowed
+        if self.suggestion:
+            out["suggestion"] = self.suggestion
+        return out
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One evidence variable: a risk factor or a finding."""
+
+    id: str
+    group: str
+    question: str
+    states: tuple[str, ...]
+    role: str  # "risk_factor" | "finding"
+    numeric: Numeric | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "group": self.group, "question": self.question,
+                               "states": list(self.states), "role": self.role}
+        if self.numeric:
+            n = self.numeric
+            out["numeric"] = {"field": n.field, "unit": n.unit, "min": n.min, "max": n.max,
+                              "cut_points": list(n.cut_points), "closed": n.closed}
+        return out
+
+
+def closest(name: str, options: list[str]) -> str | None:
+    match = difflib.get_close_matches(str(name), options, n=1, cutoff=0.6)
+    return match[0] if match else None
+
+
+def _norm(text: str) -> str:
+    return str(text).strip().lower().replace("-", "_").replace(" ", "_")
+
+
+class Vocabulary:
+    """All evidence variables, plus the rules for reading answers into states."""
+
+    def __init__(self, priors: Priors) -> None:
+        self.variables: dict[str, Variable] = {}
+        for rid, rf in priors.risk_factors.items():
+            self.variables[rid] = Variable(rid, rf.group, rf.question, rf.states, "risk_factor", rf.numeric)
+        for fid, fd in priors.findings.items():
+            self.variables[fid] = Variable(fid, fd.group, fd.question, fd.states, "finding")
+        self.aliases: dict[str, str] = {
+            v.numeric.field: vid for vid, v in self.variables.items() if v.numeric is not None
+        }
+        self._spellings: dict[str, dict[str, str]] = {vid: self._spellings_for(v) for vid, v in self.variables.items()}
+
+    @staticmethod
+    def _spellings_for(var: Variable) -> dict[str, str]:
+        table = {_norm(s): s for s in var.states}
+        for pair, synonyms in _SYNONYMS.items():
+            if tuple(var.states) == pair:
+                for state, words in synonyms.items():
+                    table.update({_norm(w): state for w in words})
+        return table
+
+    @property
+    def names(self) -> list[str]:
+        """Every accepted field name: variable ids and numeric aliases."""
+        return list(self.variables) + list(self.aliases)
+
+    def suggest_field(self, name: str) -> str | None:
+        return closest(name, self.names)
+
+    # ---------------------------------------------------------------- single case
+    def parse(self, evidence: Mapping[str, Any]) -> dict[str, str]:
+        """Evidence as understood: variable id -> state; unknown answers are left out."""
+        if not isinstance(evidence, Mapping):
+            raise EvidenceError("evidence", f"must be an object of variable: state, got {type(evidence).__name__}")
+        out: dict[str, str] = {}
+        source: dict[str, str] = {}
+        for field, value in evidence.items():
+            if not isinstance(field, str):
+                raise EvidenceError(str(field), "variable names must be strings")
+            vid = self.aliases.get(field, field)
+            if vid not in self.variables:
+                raise EvidenceError(field, "unknown variable", value=value, allowed=self.names,
+                                    suggestion=self.suggest_field(field))
+            state = self.read_value(vid, value, field)
+            if state is None:
+                continue
+            if vid in out and out[vid] != state:
+                raise EvidenceError(field, f"gives {vid} = {state!r} but {source[vid]} gives {out[vid]!r}",
+                                    value=value)
+            out[vid] = state
+            source[vid] = field
+        return {vid: out[vid] for vid in self.variables if vid in out}
+
+    def read_value(self, vid: str, value: Any, field: str | None = None) -> str | None:
+        """One answer -> a state of ``vid`` (None when the answer says 'unknown')."""
+        field = field or vid
+        var = self.variables[vid]
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return None
+        if isinstance(value, str) and _norm(value) in {_norm(w) for w in UNKNOWN_WORDS}:
+            return None
+        numeric_field = field in self.aliases or (var.numeric is not None and not isinstance(value, str))
+        if var.numeric is not None and numeric_field:
+            return bin_number(var, value, field)
+        if isinstance(value, bool):
+            key = "true" if value else "false"
+        elif isinstance(value, (int, np.integer)) and value in (0, 1):
+            key = str(int(value))
+        elif isinstance(value, str):
+            key = _norm(value)
+        else:
+            raise EvidenceError(field, f"{value!r} is not a state", value=value, allowed=list(var.states))
+        state = self._spellings[vid].get(key)
+        if state is None:
+            raise EvidenceError(field, f"unknown state {value!r}", value=value, allowed=list(var.states),
+                                suggestion=closest(key, list(var.states)))
+        return state
+
+    # ---------------------------------------------------------------- many rows
+    def encode_frame(self, df: pd.DataFrame, order: list[str]) -> tuple[np.ndarray, list[str | None]]:
+        """State codes (n, len(order)) for the variables in ``order`` (-1 = unknown), reading the
+        frame's variable and alias columns; plus one error message (or None) per row.
+
+        A row with an unreadable answer gets a message naming the column, the value and what is
+        allowed, and its codes are left as they are; the caller decides not to score it.
+        """
+        n = len(df)
+        codes = np.full((n, len(order)), -1, dtype=np.int64)
+        errors = np.full(n, None, dtype=object)
+        position = {vid: j for j, vid in enumerate(order)}
+        seen_by: dict[str, str] = {}
+        for column in df.columns:
+            vid = self.aliases.get(column, column)
+            if vid not in position:
+                continue
+            var = self.variables[vid]
+            col_codes, col_errors = self._encode_column(var, df[column], column)
+            j = position[vid]
+            if vid in seen_by:  # both e.g. `age` and `age_band`: they must agree where both answer
+                both = (codes[:, j] >= 0) & (col_codes >= 0) & (codes[:, j] != col_codes)
+                for i in np.nonzero(both)[0]:
+                    _append(errors, i, f"{column}: disagrees with {seen_by[vid]}")
+                take = codes[:, j] < 0
+                codes[take, j] = col_codes[take]
+            else:
+                codes[:, j] = col_codes
+                seen_by[vid] = column
+            for i, msg in col_errors:
+                _append(errors, i, msg)
+        return codes, list(errors)
+
+    def _encode_column(self, var: Variable, series: pd.Series, column: str) -> tuple[np.ndarray, list[tuple[int, str]]]:
+        n = len(series)
+        codes = np.full(n, -1, dtype=np.int64)
+        problems: list[tuple[int, str]] = []
+        values = series.to_numpy(dtype=object)
+        missing = pd.isna(series).to_numpy()
+        use_numbers = var.numeric is not None and (column in self.aliases or pd.api.types.is_numeric_dtype(series))
+        if use_numbers and not pd.api.types.is_bool_dtype(series):
+            numbers = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+            text = pd.Series(values).astype(str).str.strip().str.lower()
+            unreadable = np.isnan(numbers) & ~missing & ~text.isin(UNKNOWN_WORDS).to_numpy()
+            for i in np.nonzero(unreadable)[0]:
+                problems.append((int(i), f"{column}: {values[i]!r} is not a number of {var.numeric.unit}"))
+            ok = ~np.isnan(numbers)
+            lo, hi = var.numeric.min, var.numeric.max
+            out_of_range = ok & ((numbers < lo) | (numbers > hi))
+            for i in np.nonzero(out_of_range)[0]:
+                problems.append((int(i), f"{column}: {numbers[i]:g} is outside the allowed range {lo:g} to {hi:g} {var.numeric.unit}"))
+            good = ok & ~out_of_range
+            codes[good] = bin_codes(var.numeric, numbers[good])
+            return codes, problems
+        spellings = self._spellings[var.id]
+        state_index = {s: i for i, s in enumerate(var.states)}
+        lookup = {k: state_index[v] for k, v in spellings.items()}
+        lookup.update({_norm(w): -1 for w in UNKNOWN_WORDS})
+        if pd.api.types.is_bool_dtype(series):
+            keys = pd.Series(np.where(values.astype(bool), "true", "false"), index=series.index)
+        elif pd.api.types.is_numeric_dtype(series):
+            keys = pd.Series([_number_key(v) for v in values], index=series.index)
+        else:
+            keys = series.astype("string").str.strip().str.lower().str.replace("-", "_").str.replace(" ", "_")
+        mapped = keys.map(lookup)
+        mapped_np = mapped.to_numpy(dtype=float, na_value=np.nan)
+        bad = np.isnan(mapped_np) & ~missing
+        codes[~np.isnan(mapped_np)] = mapped_np[~np.isnan(mapped_np)].astype(np.int64)
+        allowed = ", ".join(var.states)
+        for i in np.nonzero(bad)[0]:
+            hint = closest(str(keys.iloc[i]), list(var.states))
+            problems.append((int(i), f"{column}: unknown state {values[i]!r}; allowed: {allowed}"
+                             + (f" (did you mean {hint!r}?)" if hint else "")))
+        return codes, problems
+
+
+def _number_key(v: Any) -> str:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    if math.isnan(f):
+        return ""
+    return str(int(f)) if f in (0.0, 1.0) else repr(v)
+
+
+def _append(errors: np.ndarray, i: int, message: str) -> None:
+    errors[i] = message if errors[i] is None else f"{errors[i]}; {message}"
+
+
+def bin_codes(numeric: Numeric, numbers: np.ndarray) -> np.ndarray:
+    """State index of each number: left-closed bins [a, b) or right-closed (a, b]."""
+    side = "right" if numeric.closed == "left" else "left"
+    return np.searchsorted(np.asarray(numeric.cut_points), numbers, side=side).astype(np.int64)
+
+
+def bin_number(var: Variable, value: Any, field: str) -> str:
+    """A number (age in years, days, hours) -> the state it falls in, range-checked."""
+    n = var.numeric
+    assert n is not None
+    if isinstance(value, bool):
+        raise EvidenceError(field, f"must be a number of {n.unit}, got {value!r}", value=value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise EvidenceError(field, f"must be a number of {n.unit}, got {value!r}", value=value) from None
+    if not math.isfinite(number) or not n.min <= number <= n.max:
+        raise EvidenceError(field, f"{value!r} is outside the allowed range {n.min:g} to {n.max:g} {n.unit}",
+                            value=value)
+    return var.states[int(bin_codes(n, np.array([number]))[0])]
