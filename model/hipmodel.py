@@ -40,9 +40,12 @@ class HipModel:
         self.risk_factor_ids = list(priors.risk_factors)
         self.finding_ids = list(priors.findings)
         self.evidence_order = self.risk_factor_ids + self.finding_ids
+        from .reasoning import Reasoner
+
         self.prior_probabilities = dict(zip(self.conditions, self.engine.posterior(
             np.full((1, len(self.risk_factor_ids)), -1), np.full((1, len(self.finding_ids)), -1)).marginals[0],
             strict=True))
+        self.reasoner = Reasoner(self)
 
     # ------------------------------------------------------------------ description
     @property
@@ -108,13 +111,29 @@ class HipModel:
         _raise_if_impossible(result)
         return dict(zip(self.conditions, map(float, result.marginals[0]), strict=True))
 
-    def diagnose(self, evidence: Mapping[str, Any]) -> Diagnosis:
-        """Posterior of every condition, most probable first, with triage and red flags."""
+    def diagnose(self, evidence: Mapping[str, Any], reasoning: bool = True) -> Diagnosis:
+        """Posterior of every condition, most probable first, with triage and red flags; and,
+        unless ``reasoning=False``, why (effects), how sure (intervals) and what to ask next."""
         parsed = self.parse_evidence(evidence)
         result = self.infer([parsed])
         _raise_if_impossible(result)
-        posterior = dict(zip(self.conditions, map(float, result.marginals[0]), strict=True))
-        return self._diagnosis(parsed, posterior)
+        point = result.marginals[0]
+        posterior = dict(zip(self.conditions, map(float, point), strict=True))
+        if not reasoning:
+            return self._diagnosis(parsed, posterior)
+        intervals, info = self.reasoner.intervals(parsed, point)
+        questions, should_stop = self.reasoner.next_questions(parsed, point)
+        info = {"should_stop": should_stop, **info}
+        return self._diagnosis(parsed, posterior, intervals=intervals, effects=self.reasoner.effects(parsed, point),
+                               next_questions=questions, extras={"reasoning": info})
+
+    def sensitivity(self, evidence: Mapping[str, Any], condition: str) -> pd.DataFrame:
+        """Which priors move ``condition``'s posterior most for this case (tornado-plot data)."""
+        return self.reasoner.sensitivity(evidence, condition)
+
+    def likelihood_ratios(self, evidence: Mapping[str, Any]) -> pd.DataFrame:
+        """Each answer's effect and Bayes factor on each condition, as a long table."""
+        return self.reasoner.likelihood_ratios(evidence)
 
     def _diagnosis(self, parsed: dict[str, str], posterior: dict[str, float], **reasoning: Any) -> Diagnosis:
         intervals = reasoning.get("intervals") or {}

@@ -1,0 +1,69 @@
+"""Alternative parameter sets drawn from the priors' uncertainty ranges.
+
+The articles are web articles, so every number is uncertain; each prior's ``range`` says how
+much. A probability is drawn from a Beta distribution with the prior's value as its mean and a
+spread such that the range is roughly its central 90%; a relative risk from a log-normal with
+the value as its median. Draws use common random numbers (one uniform per prior and draw, then
+the inverse CDF), so widening a range widens the draws monotonically and a seed fixes them all.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+from .priors import Prior, Priors
+
+Z90 = 1.6448536269514722  # the 95th percentile of the standard normal
+
+
+def network_priors(priors: Priors) -> list[Prior]:
+    """The priors that are parameters of the network (not triage thresholds or derivation inputs)."""
+    out: list[Prior] = []
+    for rf in priors.risk_factors.values():
+        out.extend(rf.distribution.values())
+    for cond in priors.conditions.values():
+        out.append(cond.base_rate)
+        for eff in cond.effects:
+            out.extend(eff.relative_risk.values())
+        out.extend(cond.caused_by.values())
+    for f in priors.findings.values():
+        out.append(f.leak)
+        out.extend(f.causes.values())
+    return list({p.path: p for p in out}.values())  # overuse relative risks are shared: once each
+
+
+def quantile(prior: Prior, u: np.ndarray) -> np.ndarray:
+    """The prior's value at probability levels ``u`` of its uncertainty distribution."""
+    value, low, high = prior.value, prior.low, prior.high
+    if high <= low:
+        return np.full_like(u, value)
+    if not prior.is_probability:
+        sigma = (np.log(high) - np.log(low)) / (2 * Z90)
+        return np.exp(np.log(value) + sigma * stats.norm.ppf(u))
+    if value <= 0.0 or value >= 1.0:
+        return low + (high - low) * u
+    sd = (high - low) / (2 * Z90)
+    concentration = max(value * (1 - value) / sd**2 - 1.0, 2.0)
+    a, b = value * concentration, (1 - value) * concentration
+    return stats.beta.ppf(u, a, b)
+
+
+def draw_values(priors: Priors, draws: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """(draws,) alternative values for every network prior, deterministic for ``seed``."""
+    rng = np.random.default_rng(seed)
+    chosen = network_priors(priors)
+    uniforms = rng.random((len(chosen), draws))
+    return {p.path: quantile(p, u) for p, u in zip(chosen, uniforms, strict=True)}
+
+
+def sweep_values(priors: Priors) -> tuple[list[Prior], dict[str, np.ndarray]]:
+    """Two parameter sets per prior: that prior at its low end, then at its high end, all others
+    at their values (for one-at-a-time sensitivity, i.e. a tornado plot)."""
+    chosen = [p for p in network_priors(priors) if p.high > p.low]
+    n = len(chosen)
+    values = {p.path: np.full(2 * n, p.value) for p in chosen}
+    for i, p in enumerate(chosen):
+        values[p.path][2 * i] = p.low
+        values[p.path][2 * i + 1] = p.high
+    return chosen, values

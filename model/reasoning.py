@@ -1,0 +1,240 @@
+"""Clinical reasoning around a posterior: why, how sure, and what to ask next.
+
+- **Why**: each answer's effect on each condition = the posterior with all answers minus the
+  posterior without that one answer, with the priors (source + quote) that link them, and the
+  Bayes factor of that answer in context.
+- **How sure**: the case is re-scored under a few hundred parameter sets drawn from the priors'
+  ranges (``model.draws``); the 5th-95th percentiles form each condition's interval.
+- **What next**: unanswered questions ranked by expected information gain over the joint of the
+  conditions, with questions that could reveal a must-not-miss condition or a red flag first while
+  that is still plausible; ``should_stop`` when nothing is worth asking.
+- **Sensitivity**: which priors move a condition's posterior most across their ranges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .draw_engine import DrawEngine
+from .draws import draw_values, sweep_values
+from .parameters import build_parameters
+from .priors import Prior
+
+if TYPE_CHECKING:
+    from .hipmodel import HipModel
+
+SEVERE_LEVELS = ("emergency", "urgent")
+
+
+@dataclass(frozen=True)
+class ReasoningSettings:
+    """Knobs of the reasoning, with the defaults a clinician-facing answer uses."""
+
+    draws: int = 200
+    seed: int = 0
+    interval_level: float = 0.90
+    max_questions: int = 5
+    stop_below_bits: float = 0.02  # no question worth asking below this expected gain
+    must_not_miss_plausible: float = 1 / 3  # fraction of a posterior rule's threshold
+    min_must_not_miss_bits: float = 0.005
+    min_red_flag_probability: float = 0.005
+    swap_fraction: float = 0.05  # flag the top two when they swap in at least this share of draws
+
+
+def _odds(p: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return p / (1.0 - p)
+
+
+def _entropy_bits(p: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Shannon entropy in bits along ``axis`` (0 log 0 = 0)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(p > 0, -p * np.log2(np.where(p > 0, p, 1.0)), 0.0)
+    return terms.sum(axis=axis)
+
+
+def _binary_entropy_bits(p: np.ndarray) -> np.ndarray:
+    return _entropy_bits(np.stack([p, 1.0 - p], axis=-1))
+
+
+class Reasoner:
+    """Reasoning for one loaded model; the parameter draws are compiled once, at construction."""
+
+    def __init__(self, model: HipModel, settings: ReasoningSettings | None = None) -> None:
+        self.model = model
+        self.settings = settings or ReasoningSettings()
+        priors = model.priors
+        self.draw_parameters = build_parameters(priors, draw_values(priors, self.settings.draws, self.settings.seed))
+        self.draw_engine = DrawEngine(priors, self.draw_parameters)
+        self._sweep: tuple[list[Prior], DrawEngine] | None = None
+        self.must_not_miss = {r.condition: r.threshold.value for r in priors.posterior_rules}
+        self.red_flag_rules = [r for r in priors.finding_rules if r.level in SEVERE_LEVELS]
+
+    # ------------------------------------------------------------------ why
+    def effects(self, parsed: Mapping[str, str], point: np.ndarray) -> dict[str, list[dict[str, Any]]]:
+        """Per condition: each answer's effect and Bayes factor, largest effect first."""
+        m = self.model
+        answered = list(parsed)
+        if not answered:
+            return {c: [] for c in m.conditions}
+        rows = [{k: v for k, v in parsed.items() if k != var} for var in answered]
+        without = m.infer(rows).marginals  # (n_answers, K)
+        effect = point[None, :] - without
+        factor = _odds(point)[None, :] / _odds(without)
+        out: dict[str, list[dict[str, Any]]] = {}
+        for j, cid in enumerate(m.conditions):
+            items = []
+            for i, var in enumerate(answered):
+                lr = factor[i, j]
+                sources = self.sources(var, parsed[var], cid)
+                items.append({
+                    "variable": var, "state": parsed[var], "effect": float(effect[i, j]),
+                    "likelihood_ratio": float(lr) if np.isfinite(lr) else None,
+                    "link": "direct" if sources else "indirect",
+                    "sources": sources,
+                })
+            items.sort(key=lambda e: (-abs(e["effect"]), e["variable"]))
+            out[cid] = [{k: v for k, v in e.items() if v is not None} for e in items]
+        return out
+
+    def sources(self, variable: str, state: str, condition: str) -> list[dict[str, str]]:
+        """The priors that link an answer to a condition directly (empty when only indirect)."""
+        priors = self.model.priors
+        found: list[Prior] = []
+        if variable in priors.findings:
+            finding = priors.findings[variable]
+            if condition in finding.causes:
+                found.append(finding.causes[condition])
+        elif variable in priors.risk_factors:
+            for eff in priors.conditions[condition].effects:
+                if eff.factor == variable:
+                    found.extend(eff.relative_risk.values())
+        return [_cite(p) for p in found]
+
+    def likelihood_ratios(self, evidence: Mapping[str, Any]) -> pd.DataFrame:
+        """Long table (variable, state, condition, effect, likelihood_ratio, link) for notebooks."""
+        parsed = self.model.parse_evidence(evidence)
+        point = self.model.infer([parsed]).marginals[0]
+        rows = []
+        for cid, items in self.effects(parsed, point).items():
+            for e in items:
+                rows.append({"condition": cid, "variable": e["variable"], "state": e["state"], "effect": e["effect"],
+                             "likelihood_ratio": e.get("likelihood_ratio", np.nan), "link": e["link"]})
+        return pd.DataFrame(rows)
+
+    # ------------------------------------------------------------------ how sure
+    def intervals(self, parsed: Mapping[str, str], point: np.ndarray) -> tuple[dict[str, tuple[float, float]], dict[str, Any]]:
+        """Percentile intervals over the parameter draws (always containing the point estimate),
+        and whether the top two conditions may swap order."""
+        draws = self.draw_engine.marginals(parsed)  # (D, K)
+        tail = (1.0 - self.settings.interval_level) / 2 * 100
+        lo, hi = np.nanpercentile(draws, [tail, 100 - tail], axis=0)
+        lo, hi = np.minimum(lo, point), np.maximum(hi, point)
+        conds = self.model.conditions
+        intervals = {c: (float(lo[j]), float(hi[j])) for j, c in enumerate(conds)}
+        order = np.argsort(-point, kind="stable")
+        first, second = order[0], order[1]
+        swap = float(np.mean(draws[:, second] > draws[:, first]))
+        info = {
+            "interval_level": self.settings.interval_level,
+            "draws": int(draws.shape[0]),
+            "top_two": [conds[first], conds[second]],
+            "top_two_swap_fraction": swap,
+            "top_two_may_swap": bool(swap >= self.settings.swap_fraction),
+        }
+        return intervals, info
+
+    # ------------------------------------------------------------------ what next
+    def next_questions(self, parsed: Mapping[str, str], point: np.ndarray) -> tuple[list[dict[str, Any]], bool]:
+        """Unanswered questions ranked for asking next, and whether to stop asking."""
+        m, s = self.model, self.settings
+        candidates = [v for v in m.evidence_order if v not in parsed]
+        if not candidates:
+            return [], True
+        rows: list[dict[str, str]] = [dict(parsed)]
+        index: list[tuple[str, str]] = []
+        for var in candidates:
+            for state in m.variables[var].states:
+                rows.append({**parsed, var: state})
+                index.append((var, state))
+        res = m.infer(rows, joint=True)
+        base_log = res.log_evidence[0]
+        h_base = _entropy_bits(res.joint[0])
+        answer_prob = np.exp(res.log_evidence[1:] - base_log)
+        h_after = _entropy_bits(np.nan_to_num(res.joint[1:]))
+        cpos = {c: j for j, c in enumerate(m.conditions)}
+        plausible = {c: point[cpos[c]] >= t * s.must_not_miss_plausible for c, t in self.must_not_miss.items()}
+        scored = []
+        start = 0
+        for var in candidates:
+            n = len(m.variables[var].states)
+            p = answer_prob[start:start + n]
+            p = p / p.sum()
+            eig = float(h_base - np.dot(p, h_after[start:start + n]))
+            mnm_bits = 0.0
+            for cond, is_plausible in plausible.items():
+                if is_plausible:
+                    j = cpos[cond]
+                    after = res.marginals[1 + start:1 + start + n, j]
+                    mnm_bits += float(_binary_entropy_bits(np.array(point[j])) - np.dot(p, _binary_entropy_bits(np.nan_to_num(after))))
+            reveal = 0.0
+            for rule in self.red_flag_rules:
+                if var in rule.when and all(parsed.get(v) == st for v, st in rule.when.items() if v != var):
+                    reveal = max(reveal, float(p[m.variables[var].states.index(rule.when[var])]))
+            urgent = mnm_bits >= s.min_must_not_miss_bits or reveal >= s.min_red_flag_probability
+            if mnm_bits >= s.min_must_not_miss_bits:
+                reason = "could reveal a must-not-miss condition (" + ", ".join(c for c, ok in plausible.items() if ok) + ")"
+            elif reveal >= s.min_red_flag_probability:
+                reason = "red-flag screening: the answer could change the triage level"
+            else:
+                reason = "most informative about the conditions"
+            priority = (1.0 + mnm_bits + reveal) if urgent else eig
+            scored.append({
+                "variable": var, "question": m.variables[var].question, "states": list(m.variables[var].states),
+                "expected_information_gain": max(eig, 0.0), "priority": priority, "reason": reason, "_urgent": urgent,
+            })
+            start += n
+        scored.sort(key=lambda q: (-q["priority"], q["variable"]))
+        should_stop = not any(q["_urgent"] for q in scored) and max(q["expected_information_gain"] for q in scored) < s.stop_below_bits
+        top = [{k: v for k, v in q.items() if k != "_urgent"} for q in scored[: s.max_questions]]
+        return top, should_stop
+
+    # ------------------------------------------------------------------ sensitivity
+    def sensitivity(self, evidence: Mapping[str, Any], condition: str) -> pd.DataFrame:
+        """For one case: each prior at the low and high end of its range (others fixed), and the
+        condition's posterior at each; sorted by swing (data for a tornado plot)."""
+        m = self.model
+        if condition not in m.conditions:
+            raise ValueError(f"unknown condition {condition!r}; allowed: {', '.join(m.conditions)}")
+        parsed = m.parse_evidence(evidence)
+        if self._sweep is None:
+            chosen, values = sweep_values(m.priors)
+            self._sweep = (chosen, DrawEngine(m.priors, build_parameters(m.priors, values)))
+        chosen, engine = self._sweep
+        j = m.conditions.index(condition)
+        post = engine.marginals(parsed)[:, j]
+        base = float(m.infer([parsed]).marginals[0, j])
+        frame = pd.DataFrame({
+            "prior": [p.path for p in chosen], "kind": [p.kind for p in chosen], "value": [p.value for p in chosen],
+            "low": [p.low for p in chosen], "high": [p.high for p in chosen],
+            "posterior_at_low": post[0::2], "posterior_at_high": post[1::2],
+        })
+        frame["posterior"] = base
+        frame["swing"] = (frame["posterior_at_high"] - frame["posterior_at_low"]).abs()
+        return frame.sort_values(["swing", "prior"], ascending=[False, True], ignore_index=True)
+
+
+def _cite(p: Prior) -> dict[str, str]:
+    out = {"prior": p.path, "kind": p.kind, "value": f"{p.value:g}"}
+    if p.source:
+        out["source"] = p.source
+    if p.quote:
+        out["quote"] = p.quote
+    if p.reason:
+        out["reason"] = p.reason
+    return out
