@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-NEG = -1e250  # stands in for log(0) so that 0 * log(0) terms in a matrix product stay 0
-ZERO_EVIDENCE = -1e200  # a row whose log-probability is below this has probability zero
+from .engine_math import NEG, ZERO_EVIDENCE, safe_log
+from .factored import FactoredPath
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,7 @@ class Engine:
         conditions: list[tuple[str, list[str], np.ndarray]],
         findings: list[tuple[str, list[str], list[str], np.ndarray]],
         chunk_rows: int = 4096,
+        factored_chunk_rows: int = 65536,
     ) -> None:
         """Compile from CPD tables.
 
@@ -64,6 +65,7 @@ class Engine:
           parents are conditions.
         """
         self.chunk_rows = chunk_rows
+        self.factored_chunk_rows = factored_chunk_rows
         self.risk_factor_ids = [r[0] for r in risk_factors]
         self.risk_factor_states = [list(r[1]) for r in risk_factors]
         self.condition_ids = [c[0] for c in conditions]
@@ -84,7 +86,11 @@ class Engine:
         cond_pos = {c: j for j, c in enumerate(self.condition_ids)}
 
         joint = np.broadcast_to(p_grid[:, None], (len(self.grid), 2**k)).copy()  # J[R, C]
+        cond_rf_parents, cond_cond_parents, cond_tables = [], [], []
         for j, (cid, parents, table) in enumerate(conditions):
+            cond_rf_parents.append([rf_pos[p] for p in parents if p in rf_pos])
+            cond_cond_parents.append([cond_pos[p] for p in parents if p in cond_pos])
+            cond_tables.append(np.asarray(table, dtype=float))
             table = np.asarray(table, dtype=float)
             index = []
             for p in parents:
@@ -98,12 +104,13 @@ class Engine:
             joint *= np.where(self.configs[None, :, j] == 1, p_present, 1.0 - p_present)
         self.joint_rc = joint  # (G, 2^K)
         with np.errstate(divide="ignore"):
-            self.log_joint_rc = np.where(joint > 0, np.log(np.maximum(joint, 1e-300)), NEG)
+            self.log_joint_rc = safe_log(joint)
         self._partial_cache: dict[int, np.ndarray] = {}
 
-        rows, offsets = [], []
+        rows, offsets, features = [], [], []
         for fid, states, parents, table in findings:
             table = np.asarray(table, dtype=float)
+            features.extend(([cond_pos[p] for p in parents], table[s]) for s in range(len(states)))
             offsets.append(sum(len(s) for s in self.finding_states[: len(offsets)]))
             for s in range(len(states)):
                 index = []
@@ -121,6 +128,14 @@ class Engine:
         self._pattern_radix = np.cumprod(np.concatenate([[1], self.rf_cards[:-1] + 1])).astype(np.int64)
         # Row-major weights turning a fully answered risk-factor pattern into its grid row.
         self._grid_radix = np.concatenate([np.cumprod(self.rf_cards[::-1])[::-1][1:], [1]]).astype(np.int64)
+        # Condition tables must follow the risk-factor-first axis order the factored path assumes.
+        ordered = all(
+            [p for p in parents if p in rf_pos] + [p for p in parents if p in cond_pos] == list(parents)
+            for _, parents, _ in conditions
+        )
+        factored = FactoredPath(k, cond_rf_parents, cond_cond_parents, cond_tables, self.grid, safe_log(p_grid),
+                                features) if ordered else None
+        self.factored = factored if factored is not None and factored.usable else None
 
     # ----------------------------------------------------------------------------------------
     @classmethod
@@ -146,7 +161,7 @@ class Engine:
 
     # ----------------------------------------------------------------------------------------
     def posterior(self, rf_codes: np.ndarray, finding_codes: np.ndarray, joint: bool = False,
-                  dedupe: bool = True) -> EngineResult:
+                  dedupe: bool = True, factored: bool = True) -> EngineResult:
         """Exact posteriors for every row; chunked so memory stays bounded for any n."""
         rf_codes = np.asarray(rf_codes, dtype=np.int64).reshape(-1, len(self.risk_factor_ids))
         finding_codes = np.asarray(finding_codes, dtype=np.int64).reshape(-1, len(self.finding_ids))
@@ -156,13 +171,18 @@ class Engine:
             keys = both.view(np.dtype((np.void, both.shape[1]))).reshape(-1)
             _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
             if len(first) < n:
-                res = self.posterior(rf_codes[first], finding_codes[first], joint=joint, dedupe=False)
+                res = self.posterior(rf_codes[first], finding_codes[first], joint=joint, dedupe=False, factored=factored)
                 inverse = inverse.reshape(-1)
                 return EngineResult(res.marginals[inverse], res.log_evidence[inverse],
                                     None if res.joint is None else res.joint[inverse])
         marg = np.empty((n, len(self.condition_ids)))
         loge = np.empty(n)
         jnt = np.empty((n, self.configs.shape[0])) if joint else None
+        if factored and not joint and self.factored is not None:
+            for start in range(0, n, self.factored_chunk_rows):
+                stop = min(n, start + self.factored_chunk_rows)
+                marg[start:stop], loge[start:stop] = self._chunk_routed(rf_codes[start:stop], finding_codes[start:stop])
+            return EngineResult(marg, loge, None)
         for start in range(0, n, self.chunk_rows):
             stop = min(n, start + self.chunk_rows)
             m, le, jt = self._chunk(rf_codes[start:stop], finding_codes[start:stop], joint)
@@ -171,13 +191,28 @@ class Engine:
                 jnt[start:stop] = jt
         return EngineResult(marg, loge, jnt)
 
-    def _chunk(self, rf_codes: np.ndarray, finding_codes: np.ndarray, joint: bool):
-        n = rf_codes.shape[0]
-        log_prior = self._log_prior_by_pattern(rf_codes)
-        onehot = np.zeros((n, self.n_features))
-        known = finding_codes >= 0
-        rows, cols = np.nonzero(known)
+    def _onehot(self, finding_codes: np.ndarray) -> np.ndarray:
+        onehot = np.zeros((finding_codes.shape[0], self.n_features))
+        rows, cols = np.nonzero(finding_codes >= 0)
         onehot[rows, self.finding_offsets[cols] + finding_codes[rows, cols]] = 1.0
+        return onehot
+
+    def _chunk_routed(self, rf_codes: np.ndarray, finding_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rows with every risk factor answered take the factored path; the others the full one."""
+        full = (rf_codes >= 0).all(axis=1)
+        marg = np.empty((rf_codes.shape[0], len(self.condition_ids)))
+        loge = np.empty(rf_codes.shape[0])
+        if full.any():
+            marg[full], loge[full] = self.factored.posterior(rf_codes[full] @ self._grid_radix, self._onehot(finding_codes[full]))
+        partial = np.nonzero(~full)[0]
+        for start in range(0, len(partial), self.chunk_rows):
+            rows = partial[start:start + self.chunk_rows]
+            marg[rows], loge[rows], _ = self._chunk(rf_codes[rows], finding_codes[rows], False)
+        return marg, loge
+
+    def _chunk(self, rf_codes: np.ndarray, finding_codes: np.ndarray, joint: bool):
+        log_prior = self._log_prior_by_pattern(rf_codes)
+        onehot = self._onehot(finding_codes)
         logw = onehot @ self.log_lik
         logw += log_prior
         top = logw.max(axis=1)
