@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .engine_math import NEG, ZERO_EVIDENCE, safe_log
+from .engine_math import ZERO_EVIDENCE, safe_log
 
 
 class FactoredPath:
