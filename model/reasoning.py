@@ -151,54 +151,69 @@ class Reasoner:
 
     # ------------------------------------------------------------------ what next
     def next_questions(self, parsed: Mapping[str, str], point: np.ndarray) -> tuple[list[dict[str, Any]], bool]:
-        """Unanswered questions ranked for asking next, and whether to stop asking."""
+        """Unanswered questions ranked for asking next, and whether to stop asking.
+
+        For a finding F (a child of the conditions C), I(C; F | e) = H(F | e) - E[H(F | C)], and
+        both terms come from the posterior joint over C and the compiled P(F | C): no extra
+        inference. A risk factor R is a parent of C, so I(C; R | e) = H(C | e) - E_r[H(C | e, r)]
+        needs one posterior per state of R.
+        """
         m, s = self.model, self.settings
+        engine = m.engine
         candidates = [v for v in m.evidence_order if v not in parsed]
         if not candidates:
             return [], True
-        rows: list[dict[str, str]] = [dict(parsed)]
-        index: list[tuple[str, str]] = []
-        for var in candidates:
-            for state in m.variables[var].states:
-                rows.append({**parsed, var: state})
-                index.append((var, state))
-        res = m.infer(rows, joint=True)
-        base_log = res.log_evidence[0]
-        h_base = _entropy_bits(res.joint[0])
-        answer_prob = np.exp(res.log_evidence[1:] - base_log)
-        h_after = _entropy_bits(np.nan_to_num(res.joint[1:]))
+        base = m.infer([parsed], joint=True)
+        joint = np.nan_to_num(base.joint[0])  # (2^K,) over condition configs, bit j <=> condition j present
+        h_base = float(_entropy_bits(joint))
         cpos = {c: j for j, c in enumerate(m.conditions)}
-        plausible = {c: point[cpos[c]] >= t * s.must_not_miss_plausible for c, t in self.must_not_miss.items()}
-        scored = []
-        start = 0
+        plausible = [c for c, t in self.must_not_miss.items() if point[cpos[c]] >= t * s.must_not_miss_plausible]
+        rf_rows, rf_index = [], []
         for var in candidates:
-            n = len(m.variables[var].states)
-            p = answer_prob[start:start + n]
-            p = p / p.sum()
-            eig = float(h_base - np.dot(p, h_after[start:start + n]))
-            mnm_bits = 0.0
-            for cond, is_plausible in plausible.items():
-                if is_plausible:
-                    j = cpos[cond]
-                    after = res.marginals[1 + start:1 + start + n, j]
-                    mnm_bits += float(_binary_entropy_bits(np.array(point[j])) - np.dot(p, _binary_entropy_bits(np.nan_to_num(after))))
+            if var in engine.risk_factor_ids:
+                for state in m.variables[var].states:
+                    rf_rows.append({**parsed, var: state})
+                    rf_index.append(var)
+        rf_res = m.infer(rf_rows, joint=True) if rf_rows else None
+        scored = []
+        for var in candidates:
+            states = m.variables[var].states
+            if var in engine.risk_factor_ids:
+                rows = [i for i, v in enumerate(rf_index) if v == var]
+                p = np.exp(rf_res.log_evidence[rows] - base.log_evidence[0])
+                p = p / p.sum()
+                eig = h_base - float(np.dot(p, _entropy_bits(np.nan_to_num(rf_res.joint[rows]))))
+                after = {c: np.nan_to_num(rf_res.marginals[rows, cpos[c]]) for c in plausible}
+            else:
+                f = engine.finding_ids.index(var)
+                lik = np.exp(engine.log_lik[engine.finding_offsets[f]:engine.finding_offsets[f] + len(states)])  # (n_states, 2^K)
+                lik = np.where(lik < 1e-300, 0.0, lik)
+                p = lik @ joint
+                p = p / p.sum()
+                eig = float(_entropy_bits(p)) - float(joint @ _entropy_bits(lik.T))
+                after = {}
+                for c in plausible:
+                    present = engine.configs[:, cpos[c]]
+                    with np.errstate(invalid="ignore", divide="ignore"):
+                        after[c] = np.nan_to_num((lik * present) @ joint / (lik @ joint))
+            mnm_bits = sum(float(_binary_entropy_bits(np.array(point[cpos[c]])) - np.dot(p, _binary_entropy_bits(after[c])))
+                           for c in plausible)
             reveal = 0.0
             for rule in self.red_flag_rules:
                 if var in rule.when and all(parsed.get(v) == st for v, st in rule.when.items() if v != var):
-                    reveal = max(reveal, float(p[m.variables[var].states.index(rule.when[var])]))
+                    reveal = max(reveal, float(p[states.index(rule.when[var])]))
             urgent = mnm_bits >= s.min_must_not_miss_bits or reveal >= s.min_red_flag_probability
             if mnm_bits >= s.min_must_not_miss_bits:
-                reason = "could reveal a must-not-miss condition (" + ", ".join(c for c, ok in plausible.items() if ok) + ")"
+                reason = "could reveal a must-not-miss condition (" + ", ".join(plausible) + ")"
             elif reveal >= s.min_red_flag_probability:
                 reason = "red-flag screening: the answer could change the triage level"
             else:
                 reason = "most informative about the conditions"
-            priority = (1.0 + mnm_bits + reveal) if urgent else eig
             scored.append({
-                "variable": var, "question": m.variables[var].question, "states": list(m.variables[var].states),
-                "expected_information_gain": max(eig, 0.0), "priority": priority, "reason": reason, "_urgent": urgent,
+                "variable": var, "question": m.variables[var].question, "states": list(states),
+                "expected_information_gain": max(eig, 0.0), "priority": (1.0 + mnm_bits + reveal) if urgent else max(eig, 0.0),
+                "reason": reason, "_urgent": urgent,
             })
-            start += n
         scored.sort(key=lambda q: (-q["priority"], q["variable"]))
         should_stop = not any(q["_urgent"] for q in scored) and max(q["expected_information_gain"] for q in scored) < s.stop_below_bits
         top = [{k: v for k, v in q.items() if k != "_urgent"} for q in scored[: s.max_questions]]
