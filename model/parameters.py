@@ -191,6 +191,8 @@ def _solve_scale(cid, cond, target, rr_grid, p_grid, links, c_par, anc, grid, rf
     lo = np.zeros(draws)
     hi = np.full(draws, RISK_CAP / rr_grid.min(axis=1))
     reachable = average(hi)
+    if draws > 1:  # a parameter draw near the top of a wide range: take the highest reachable rate
+        target = np.minimum(target, reachable)
     bad = target > reachable + 1e-12
     if bad.any():
         raise PriorsError(

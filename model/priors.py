@@ -34,7 +34,17 @@ class PriorsError(ValueError):
 # YAML: YAML 1.1 reads `yes`/`no` as booleans and `30_39` as the integer 3039, which would turn
 # state names into something else without a word. This loader keeps them as strings.
 class _StrictLoader(yaml.SafeLoader):
-    pass
+    def construct_mapping(self, node, deep=False):
+        """Refuse a key given twice in one mapping: otherwise the last one silently wins."""
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark, f"found duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 _StrictLoader.yaml_implicit_resolvers = {
@@ -301,7 +311,7 @@ class Priors:
             out.extend(f.causes.values())
         out.extend(r.threshold for r in self.posterior_rules)
         out.append(self.likely_injury_threshold)
-        return out
+        return list({p.path: p for p in out}.values())  # shared priors (overuse relative risks) once
 
 
 def bundled_priors_dir() -> Path:
@@ -385,13 +395,16 @@ class _Resolver:
                     p.add(file, path, f"word {raw.word!r} does not occur in its quote")
         elif raw.word:
             p.add(file, path, f"`word` belongs to verbal priors only (this one is {raw.kind})")
+        word_failed = raw.kind == "verbal" and anchor is None
         if value is None:
-            p.add(file, path, "missing `value`")
+            if not word_failed:
+                p.add(file, path, "missing `value`")
             value = 0.0
         if raw.range is not None:
             low, high = raw.range
         elif low is None:
-            p.add(file, path, f"a {raw.kind} prior needs `range: [low, high]` (its uncertainty)")
+            if not word_failed:
+                p.add(file, path, f"a {raw.kind} prior needs `range: [low, high]` (its uncertainty)")
             low = high = value
         if probability and not 0.0 <= value <= 1.0:
             p.add(file, path, f"probability {value} is outside [0, 1]")
@@ -528,7 +541,11 @@ def _resolve_conditions(
     extra: list[Prior] = []
     if raw.population.hip_share_of_runner_injuries is not None:
         extra.append(res.prior(raw.population.hip_share_of_runner_injuries, f, "population.hip_share_of_runner_injuries"))
-    overuse: list[tuple[str, RawEffect]] = list(raw.overuse_risk_factors.items())
+    shared: dict[str, Effect] = {}  # resolved once: every overuse condition uses the same priors
+    for factor, eff in raw.overuse_risk_factors.items():
+        e = _resolve_effect(eff, factor, risk_factors, res, p, f, f"overuse_risk_factors.{factor}")
+        if e:
+            shared[factor] = e
     out: dict[str, Condition] = {}
     for cid, c in raw.conditions.items():
         key = f"conditions.{cid}"
@@ -537,12 +554,10 @@ def _resolve_conditions(
         effects: list[Effect] = []
         own = dict(c.risk_factors)
         if c.overuse:
-            for factor, eff in overuse:
+            for factor, e in shared.items():
                 if factor in own:
                     p.add(f, f"{key}.risk_factors.{factor}", "also given under overuse_risk_factors; give it once")
-                e = _resolve_effect(eff, factor, risk_factors, res, p, f, f"overuse_risk_factors.{factor}")
-                if e:
-                    effects.append(e)
+                effects.append(e)
         for factor, eff in own.items():
             e = _resolve_effect(eff, factor, risk_factors, res, p, f, f"{key}.risk_factors.{factor}")
             if e:

@@ -138,12 +138,12 @@ class Reasoner:
         conds = self.model.conditions
         intervals = {c: (float(lo[j]), float(hi[j])) for j, c in enumerate(conds)}
         order = np.argsort(-point, kind="stable")
-        first, second = order[0], order[1]
-        swap = float(np.mean(draws[:, second] > draws[:, first]))
+        top = [int(i) for i in order[:2]]
+        swap = float(np.mean(draws[:, top[1]] > draws[:, top[0]])) if len(top) == 2 else 0.0
         info = {
             "interval_level": self.settings.interval_level,
             "draws": int(draws.shape[0]),
-            "top_two": [conds[first], conds[second]],
+            "top_two": [conds[i] for i in top],
             "top_two_swap_fraction": swap,
             "top_two_may_swap": bool(swap >= self.settings.swap_fraction),
         }

@@ -53,7 +53,7 @@ def sample_codes(m, n: int, seed: int | np.random.Generator | None = None) -> di
 
 def simulate(m, n: int, seed: int | np.random.Generator | None = None, missing: float = 0.0) -> pd.DataFrame:
     """n synthetic runners: one column per evidence variable (state names; a blank answer is
-    ``None`` at rate ``missing``, independently per cell), then ``true_<condition>`` (0/1).
+    missing (NaN) at rate ``missing``, independently per cell), then ``true_<condition>`` (0/1).
 
     Deterministic for an integer seed; pass a ``numpy.random.Generator`` to continue a stream
     (the file-writing command samples a large n in chunks that way).

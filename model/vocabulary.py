@@ -156,9 +156,9 @@ class Vocabulary:
         numeric_field = field in self.aliases or (var.numeric is not None and not isinstance(value, str))
         if var.numeric is not None and numeric_field:
             return bin_number(var, value, field)
-        if isinstance(value, bool):
+        if isinstance(value, (bool, np.bool_)):
             key = "true" if value else "false"
-        elif isinstance(value, (int, np.integer)) and value in (0, 1):
+        elif isinstance(value, (int, float, np.integer, np.floating)) and value in (0, 1):
             key = str(int(value))
         elif isinstance(value, str):
             key = _norm(value)
