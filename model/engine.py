@@ -53,7 +53,8 @@ class Engine:
         conditions: list[tuple[str, list[str], np.ndarray]],
         findings: list[tuple[str, list[str], list[str], np.ndarray]],
         chunk_rows: int = 4096,
-        factored_chunk_rows: int = 65536,
+        factored_chunk_rows: int = 16384,
+        factored_min_rows: int = 16,
     ) -> None:
         """Compile from CPD tables.
 
@@ -66,6 +67,7 @@ class Engine:
         """
         self.chunk_rows = chunk_rows
         self.factored_chunk_rows = factored_chunk_rows
+        self.factored_min_rows = factored_min_rows
         self.risk_factor_ids = [r[0] for r in risk_factors]
         self.risk_factor_states = [list(r[1]) for r in risk_factors]
         self.condition_ids = [c[0] for c in conditions]
@@ -199,7 +201,8 @@ class Engine:
 
     def _chunk_routed(self, rf_codes: np.ndarray, finding_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Rows with every risk factor answered take the factored path; the others the full one."""
-        full = (rf_codes >= 0).all(axis=1)
+        # A handful of rows is cheaper through the full path's few dense operations.
+        full = (rf_codes >= 0).all(axis=1) & (rf_codes.shape[0] >= self.factored_min_rows)
         marg = np.empty((rf_codes.shape[0], len(self.condition_ids)))
         loge = np.empty(rf_codes.shape[0])
         if full.any():

@@ -43,6 +43,9 @@ class FactoredPath:
             self.p1.append(np.broadcast_to(table[(0, *index)] if index else table[0], (g, 2**npar)).copy())
         self.log_p1 = [safe_log(t) for t in self.p1]
         self.log_p0 = [safe_log(1.0 - t) for t in self.p1]
+        # Column 0 (all condition parents absent) of every condition, side by side: (G, K).
+        self.log_p1_base = np.stack([t[:, 0] for t in self.log_p1], axis=1)
+        self.log_p0_base = np.stack([t[:, 0] for t in self.log_p0], axis=1)
         self.cond_parents = [list(p) for p in cond_cond_parents]
         # Probabilities of exactly 0 or 1 would need log(0) inside a sum of coefficients; such
         # networks are served by the engine's full path instead (see ``usable``).
@@ -98,15 +101,10 @@ class FactoredPath:
             np.bitwise_or.at(masks, rows, self.feature_mask[coupled_cols[cols]])
         masks |= self.cluster_mask
         # Closed form for every condition first (correct for those outside the coupled set).
-        marg = np.empty((n, k))
-        singles_log_z = np.zeros((n, k))
-        for c in range(k):
-            l1 = self.log_p1[c][grid_index, 0] + linear[:, c]
-            l0 = self.log_p0[c][grid_index, 0]
-            z = np.logaddexp(l1, l0)
-            with np.errstate(invalid="ignore"):
-                marg[:, c] = np.exp(l1 - z)
-            singles_log_z[:, c] = z
+        l1 = self.log_p1_base[grid_index] + linear
+        singles_log_z = np.logaddexp(l1, self.log_p0_base[grid_index])
+        with np.errstate(invalid="ignore"):
+            marg = np.exp(l1 - singles_log_z)
         uniq, inverse = np.unique(masks, return_inverse=True)
         inverse = inverse.reshape(-1)
         bits = (masks[:, None] >> np.arange(k)[None, :]) & 1

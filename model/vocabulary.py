@@ -204,46 +204,65 @@ class Vocabulary:
         return codes, list(errors)
 
     def _encode_column(self, var: Variable, series: pd.Series, column: str) -> tuple[np.ndarray, list[tuple[int, str]]]:
-        n = len(series)
-        codes = np.full(n, -1, dtype=np.int64)
-        problems: list[tuple[int, str]] = []
-        values = series.to_numpy(dtype=object)
-        missing = pd.isna(series).to_numpy()
+        """State codes for one column. Survey columns repeat a few answers many times, so each
+        distinct value is read once (``pd.factorize``) and the result spread back to the rows."""
+        codes_of_row, uniques = pd.factorize(series, use_na_sentinel=True)
+        distinct = list(uniques)
         use_numbers = var.numeric is not None and (column in self.aliases or pd.api.types.is_numeric_dtype(series))
         if use_numbers and not pd.api.types.is_bool_dtype(series):
-            numbers = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
-            text = pd.Series(values).astype(str).str.strip().str.lower()
-            unreadable = np.isnan(numbers) & ~missing & ~text.isin(UNKNOWN_WORDS).to_numpy()
-            for i in np.nonzero(unreadable)[0]:
-                problems.append((int(i), f"{column}: {values[i]!r} is not a number of {var.numeric.unit}"))
-            ok = ~np.isnan(numbers)
-            lo, hi = var.numeric.min, var.numeric.max
-            out_of_range = ok & ((numbers < lo) | (numbers > hi))
-            for i in np.nonzero(out_of_range)[0]:
-                problems.append((int(i), f"{column}: {numbers[i]:g} is outside the allowed range {lo:g} to {hi:g} {var.numeric.unit}"))
-            good = ok & ~out_of_range
-            codes[good] = bin_codes(var.numeric, numbers[good])
-            return codes, problems
+            code_of, message_of = self._read_numbers(var, distinct, column)
+        else:
+            code_of, message_of = self._read_states(var, distinct, column)
+        codes = np.full(len(series), -1, dtype=np.int64)
+        answered = codes_of_row >= 0
+        codes[answered] = code_of[codes_of_row[answered]]
+        problems: list[tuple[int, str]] = []
+        bad_values = [i for i, msg in enumerate(message_of) if msg is not None]
+        if bad_values:
+            for row in np.nonzero(np.isin(codes_of_row, bad_values))[0]:
+                problems.append((int(row), message_of[codes_of_row[row]]))
+        return codes, problems
+
+    def _read_numbers(self, var: Variable, distinct: list[Any], column: str) -> tuple[np.ndarray, list[str | None]]:
+        numeric = var.numeric
+        assert numeric is not None
+        numbers = pd.to_numeric(pd.Series(distinct, dtype=object), errors="coerce").to_numpy(dtype=float)
+        codes = np.full(len(distinct), -1, dtype=np.int64)
+        messages: list[str | None] = [None] * len(distinct)
+        lo, hi = numeric.min, numeric.max
+        for i, (value, number) in enumerate(zip(distinct, numbers, strict=True)):
+            if np.isnan(number):
+                if str(value).strip().lower() not in UNKNOWN_WORDS:
+                    messages[i] = f"{column}: {value!r} is not a number of {numeric.unit}"
+            elif not lo <= number <= hi:
+                messages[i] = f"{column}: {number:g} is outside the allowed range {lo:g} to {hi:g} {numeric.unit}"
+        good = ~np.isnan(numbers) & (numbers >= lo) & (numbers <= hi)
+        codes[good] = bin_codes(numeric, numbers[good])
+        return codes, messages
+
+    def _read_states(self, var: Variable, distinct: list[Any], column: str) -> tuple[np.ndarray, list[str | None]]:
         spellings = self._spellings[var.id]
         state_index = {s: i for i, s in enumerate(var.states)}
-        lookup = {k: state_index[v] for k, v in spellings.items()}
-        lookup.update({_norm(w): -1 for w in UNKNOWN_WORDS})
-        if pd.api.types.is_bool_dtype(series):
-            keys = pd.Series(np.where(values.astype(bool), "true", "false"), index=series.index)
-        elif pd.api.types.is_numeric_dtype(series):
-            keys = pd.Series([_number_key(v) for v in values], index=series.index)
-        else:
-            keys = series.astype("string").str.strip().str.lower().str.replace("-", "_").str.replace(" ", "_")
-        mapped = keys.map(lookup)
-        mapped_np = mapped.to_numpy(dtype=float, na_value=np.nan)
-        bad = np.isnan(mapped_np) & ~missing
-        codes[~np.isnan(mapped_np)] = mapped_np[~np.isnan(mapped_np)].astype(np.int64)
+        unknown = {_norm(w) for w in UNKNOWN_WORDS}
+        codes = np.full(len(distinct), -1, dtype=np.int64)
+        messages: list[str | None] = [None] * len(distinct)
         allowed = ", ".join(var.states)
-        for i in np.nonzero(bad)[0]:
-            hint = closest(str(keys.iloc[i]), list(var.states))
-            problems.append((int(i), f"{column}: unknown state {values[i]!r}; allowed: {allowed}"
-                             + (f" (did you mean {hint!r}?)" if hint else "")))
-        return codes, problems
+        for i, value in enumerate(distinct):
+            if isinstance(value, (bool, np.bool_)):
+                key = "true" if value else "false"
+            elif isinstance(value, (int, float, np.integer, np.floating)):
+                key = _number_key(value)
+            else:
+                key = _norm(value)
+            if key in unknown:
+                continue
+            state = spellings.get(key)
+            if state is None:
+                hint = closest(key, list(var.states))
+                messages[i] = f"{column}: unknown state {value!r}; allowed: {allowed}" + (f" (did you mean {hint!r}?)" if hint else "")
+            else:
+                codes[i] = state_index[state]
+        return codes, messages
 
 
 def _number_key(v: Any) -> str:

@@ -1,0 +1,241 @@
+"""``hipdx bench``: the compiled engine against pgmpy (and pyAgrum if installed), on the same rows.
+
+Prints, for simulated runners generated in the same run: rows/s of the engine (batch) and of
+pgmpy's VariableElimination and pyAgrum's LazyPropagation row by row, the speed-up, single-case
+latencies, the largest difference from pgmpy (exactness), and the end-to-end time and peak memory
+of ``hipdx score`` on a large CSV, run in a subprocess.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rows", type=int, default=100_000, metavar="N",
+                   help="rows for the engine's batch throughput (default 100000)")
+    p.add_argument("--pgmpy-rows", type=int, default=300, metavar="M",
+                   help="rows answered one by one by pgmpy (and pyAgrum); also the latency cases (default 300)")
+    p.add_argument("--score-rows", type=int, default=1_000_000, metavar="N",
+                   help="rows of the CSV scored end to end (default 1000000)")
+    p.add_argument("--skip-score", action="store_true", help="skip the end-to-end `hipdx score` run")
+    p.add_argument("--missing", type=float, default=0.0, metavar="RATE",
+                   help="share of answers left blank in the simulated rows (default 0)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed for the simulated rows (default 0)")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="--jobs passed to `hipdx score` (default: its own default)")
+
+
+def _pct(values: list[float], q: float) -> float:
+    import numpy as np
+
+    return float(np.percentile(np.asarray(values), q))
+
+
+def _row(label: str, *cells: str) -> str:
+    return f"  {label:<44}" + "".join(f"{c:>16}" for c in cells)
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            cpu = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    try:
+        import psutil
+
+        ram = f"{psutil.virtual_memory().total / 2**30:.1f} GiB RAM"
+    except ImportError:
+        ram = "RAM unknown"
+    return f"{os.cpu_count()} CPUs ({cpu}), {ram}, Python {platform.python_version()}, {platform.system()} {platform.machine()}"
+
+
+def build_pyagrum(network):
+    """A pyAgrum BayesNet with the pgmpy network's variables, states and CPDs; None if not installed."""
+    try:
+        import pyagrum as gum
+    except ImportError:
+        try:
+            import pyAgrum as gum  # noqa: N813 - pyAgrum < 2 spelled its module this way
+        except ImportError:
+            return None, None
+    import itertools
+
+    bn = gum.BayesNet("hipdx")
+    cpds = {cpd.variable: cpd for cpd in network.get_cpds()}
+    for var in network.nodes():
+        bn.add(gum.LabelizedVariable(var, var, list(cpds[var].state_names[var])))
+    for parent, child in network.edges():
+        bn.addArc(parent, child)
+    for var, cpd in cpds.items():
+        parents = list(cpd.variables[1:])
+        values = cpd.get_values()  # (card, prod parent cards), parents in cpd order, last fastest
+        names = [list(cpd.state_names[p]) for p in parents]
+        for j, config in enumerate(itertools.product(*names)):
+            bn.cpt(var)[dict(zip(parents, config, strict=True))] = values[:, j].tolist()
+    return gum, bn
+
+
+def _evidence_dicts(frame, order) -> list[dict[str, str]]:
+    rows = []
+    for rec in frame[order].to_dict("records"):
+        rows.append({k: v for k, v in rec.items() if isinstance(v, str) and v})
+    return rows
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from model import load_model
+    from model.simulate import simulate
+
+    t0 = time.perf_counter()
+    m = load_model()
+    load_s = time.perf_counter() - t0
+    n, k = max(args.rows, args.pgmpy_rows), args.pgmpy_rows
+    frame = simulate(m, n, seed=args.seed, missing=args.missing)
+    evidence_frame = frame[m.evidence_order]
+    codes, errors = m.vocabulary.encode_frame(evidence_frame, m.evidence_order)
+    n_rf = len(m.risk_factor_ids)
+    rf, fd = codes[:, :n_rf], codes[:, n_rf:]
+    print(f"hipdx bench: {machine()}")
+    print(f"model {m.version}; {len(m.conditions)} conditions, {len(m.variables)} evidence variables; load {load_s:.1f} s")
+    print(f"rows: {n:,} simulated runners (seed {args.seed}, {args.missing:.0%} answers blank); "
+          f"the first {k} are also answered row by row\n")
+
+    m.engine.posterior(rf[:100], fd[:100])  # warm caches
+    t = time.perf_counter()
+    res = m.engine.posterior(rf, fd)
+    engine_s = time.perf_counter() - t
+    t = time.perf_counter()
+    m.score(evidence_frame)
+    score_s = time.perf_counter() - t
+    engine_rate, score_rate = n / engine_s, n / score_s
+
+    from pgmpy.inference import VariableElimination
+
+    ve = VariableElimination(m.network)
+    cases = _evidence_dicts(frame.iloc[:k], m.evidence_order)
+    ve_times, ve_marg = [], np.empty((k, len(m.conditions)))
+    for i, ev in enumerate(cases):
+        t = time.perf_counter()
+        q = ve.query(list(m.conditions), evidence=ev, joint=False, show_progress=False)
+        ve_times.append(time.perf_counter() - t)
+        ve_marg[i] = [q[c].get_value(**{c: "present"}) for c in m.conditions]
+    ve_rate = k / sum(ve_times)
+    max_diff = float(np.max(np.abs(ve_marg - res.marginals[:k])))
+
+    gum, bn = build_pyagrum(m.network)
+    ag_times, ag_diff = [], None
+    if bn is not None:
+        ag_marg = np.empty((k, len(m.conditions)))
+        present = {c: list(m.network.get_cpds(c).state_names[c]).index("present") for c in m.conditions}
+        for i, ev in enumerate(cases):
+            t = time.perf_counter()
+            ie = gum.LazyPropagation(bn)
+            ie.setEvidence(ev)
+            ie.makeInference()
+            ag_marg[i] = [ie.posterior(c).toarray()[present[c]] for c in m.conditions]
+            ag_times.append(time.perf_counter() - t)
+        ag_diff = float(np.max(np.abs(ag_marg - res.marginals[:k])))
+
+    # single-case latency of the engine: diagnose (with and without reasoning) and posterior only
+    diag_full, diag_plain, post_only = [], [], []
+    for i, ev in enumerate(cases):
+        t = time.perf_counter()
+        m.diagnose(ev, reasoning=False)
+        diag_plain.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        m.engine.posterior(rf[i:i + 1], fd[i:i + 1])
+        post_only.append(time.perf_counter() - t)
+        if i < 100:
+            t = time.perf_counter()
+            m.diagnose(ev)
+            diag_full.append(time.perf_counter() - t)
+
+    ms = 1e3
+    pct = _pct
+    print("Throughput (rows/s, same rows)")
+    print(_row("", "rows/s", "vs pgmpy", "max |p - pgmpy|"))
+    print(_row("hipdx engine, batch (m.engine.posterior)", f"{engine_rate:,.0f}", f"{engine_rate / ve_rate:,.0f}x",
+               f"{max_diff:.1e}"))
+    print(_row("hipdx m.score (parse answers + engine + triage)", f"{score_rate:,.0f}", f"{score_rate / ve_rate:,.0f}x", ""))
+    print(_row("pgmpy VariableElimination, row by row", f"{ve_rate:,.1f}", "1x", "(reference)"))
+    if bn is not None:
+        ag_rate = k / sum(ag_times)
+        print(_row(f"pyAgrum {gum.__version__} LazyPropagation, row by row", f"{ag_rate:,.1f}", f"{ag_rate / ve_rate:,.1f}x",
+                   f"{ag_diff:.1e}"))
+    else:
+        print(_row("pyAgrum LazyPropagation", "not installed", "", "(pip install 'hipdx[bench]')"))
+    print("\nSingle-case latency (ms)")
+    print(_row("", "median", "p95", "cases"))
+    def latency(label: str, seconds: list[float], digits: int) -> None:
+        print(_row(label, f"{pct(seconds, 50) * ms:.{digits}f}", f"{pct(seconds, 95) * ms:.{digits}f}", str(len(seconds))))
+
+    latency("hipdx engine posterior only (one row)", post_only, 3)
+    latency("hipdx m.diagnose(reasoning=False)", diag_plain, 3)
+    latency("hipdx m.diagnose (intervals, effects, next q.)", diag_full, 1)
+    latency("pgmpy VariableElimination query", ve_times, 2)
+    if bn is not None:
+        latency("pyAgrum LazyPropagation (new engine per case)", ag_times, 2)
+    sys.stdout.flush()
+
+    if not args.skip_score:
+        _bench_score(m, args)
+    return 0
+
+
+def _bench_score(m, args: argparse.Namespace) -> None:
+    import psutil
+
+    from .simulate_cmd import write_simulated
+
+    with tempfile.TemporaryDirectory(prefix="hipdx-bench-") as tmp:
+        src, out = os.path.join(tmp, "runners.csv"), os.path.join(tmp, "scored.csv")
+        t = time.perf_counter()
+        write_simulated(m, args.score_rows, src, seed=args.seed + 1, missing=args.missing)
+        sim_s = time.perf_counter() - t
+        size = os.path.getsize(src)
+        cmd = [sys.executable, "-m", "service.score_cmd", src, "-o", out]
+        if args.jobs is not None:
+            cmd += ["--jobs", str(args.jobs)]
+        print(f"\nEnd to end: `hipdx score` on {args.score_rows:,} simulated rows ({size / 2**20:,.0f} MiB CSV, "
+              f"written in {sim_s:.1f} s), in a subprocess")
+        peak_rss = peak_pss = 0
+        t = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        ps = psutil.Process(proc.pid)
+        while proc.poll() is None:
+            try:
+                procs = [ps, *ps.children(recursive=True)]
+                rss = pss = 0
+                for p in procs:
+                    try:
+                        info = p.memory_full_info()
+                        rss += info.rss
+                        pss += getattr(info, "pss", info.rss)
+                    except (psutil.NoSuchProcess, psutil.AccessDenied):
+                        pass
+                peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
+            except psutil.NoSuchProcess:
+                pass
+            time.sleep(0.1)
+        wall = time.perf_counter() - t
+        err = proc.stderr.read()
+        if proc.returncode != 0:
+            print(f"  hipdx score failed ({proc.returncode}):\n{err}")
+            return
+        print(f"  command: {' '.join(cmd[2:])}")
+        print(f"  wall time {wall:.1f} s ({args.score_rows / wall:,.0f} rows/s); output {os.path.getsize(out) / 2**20:,.0f} MiB")
+        # (not ru_maxrss of the children: it counts this process's memory, copied at fork before exec)
+        print(f"  peak memory, the command and its workers together (polled every 0.1 s): {peak_pss / 2**20:,.0f} MiB PSS "
+              f"({peak_rss / 2**20:,.0f} MiB RSS, shared pages counted once per process)")
+        print("  " + err.strip().replace("\n", "\n  "))
