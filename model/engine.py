@@ -141,6 +141,23 @@ class Engine:
 
     # ----------------------------------------------------------------------------------------
     @classmethod
+    def from_parameters(cls, priors, params, chunk_rows: int = 4096) -> Engine:
+        """Compile from the CPD arrays that ``model.network`` is built from (draw 0), without
+        importing pgmpy: batch and HTTP workers need the engine, not the reference network.
+        ``from_network`` on the built network gives the same tables (tested)."""
+        rfs = [(rid, list(rf.states), params.risk_factor_probs[rid][0]) for rid, rf in priors.risk_factors.items()]
+        conds = []
+        for cid in priors.conditions:
+            rf_par, c_par = params.condition_parents[cid]
+            on = params.condition_tables[cid][0]
+            conds.append((cid, [*rf_par, *c_par], np.stack([on, 1.0 - on])))
+        finds = []
+        for fid, fd in priors.findings.items():
+            on = params.finding_tables[fid][0]
+            finds.append((fid, list(fd.states), list(params.finding_parents[fid]), np.stack([on, 1.0 - on])))
+        return cls(rfs, conds, finds, chunk_rows=chunk_rows)
+
+    @classmethod
     def from_network(cls, network, risk_factor_ids, condition_ids, finding_ids, chunk_rows: int = 4096) -> Engine:
         """Compile a pgmpy ``DiscreteBayesianNetwork`` of the three-layer shape.
 

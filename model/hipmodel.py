@@ -28,13 +28,9 @@ class HipModel:
     """One loaded model. Build it with :func:`load_model`."""
 
     def __init__(self, priors: Priors) -> None:
-        from .network import build_network
-
         self.priors = priors
         self.parameters: Parameters = build_parameters(priors)
-        self.network = build_network(priors, self.parameters)
-        self.engine = Engine.from_network(self.network, list(priors.risk_factors), list(priors.conditions),
-                                          list(priors.findings))
+        self.engine = Engine.from_parameters(priors, self.parameters)
         self.vocabulary = Vocabulary(priors)
         self.triage_rules = TriageRules(priors)
         self.risk_factor_ids = list(priors.risk_factors)
@@ -46,6 +42,14 @@ class HipModel:
             np.full((1, len(self.risk_factor_ids)), -1), np.full((1, len(self.finding_ids)), -1)).marginals[0],
             strict=True))
         self.reasoner = Reasoner(self)
+
+    @cached_property
+    def network(self):
+        """The reference pgmpy ``DiscreteBayesianNetwork``, built (and pgmpy imported, ~2 s) on
+        first use: serving and scoring run on the compiled engine and never need it."""
+        from .network import build_network
+
+        return build_network(self.priors, self.parameters)
 
     # ------------------------------------------------------------------ description
     @property

@@ -168,3 +168,23 @@ def test_factored_path_equals_full_enumeration(model):
     full = model.engine.posterior(rf, fd, factored=False, dedupe=False)
     assert np.abs(fast.marginals - full.marginals).max() < 1e-12
     assert np.abs(fast.log_evidence - full.log_evidence).max() < 1e-9
+
+
+def test_engine_from_parameters_equals_engine_compiled_from_the_pgmpy_network(model):
+    """The model compiles its engine from the CPD arrays; compiling pgmpy's network gives the same tables."""
+    from model.engine import Engine
+
+    from_net = Engine.from_network(model.network, model.risk_factor_ids, model.conditions, model.finding_ids)
+    ours = model.engine
+    assert np.abs(from_net.joint_rc - ours.joint_rc).max() < 1e-15
+    assert np.abs(from_net.log_lik - ours.log_lik).max() < 1e-12
+    assert from_net.finding_states == ours.finding_states and from_net.risk_factor_states == ours.risk_factor_states
+
+
+def test_loading_the_model_does_not_import_pgmpy():
+    import subprocess
+    import sys
+
+    code = "import sys; from model import load_model; m = load_model(); m.diagnose({'age': 40}); print('pgmpy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
