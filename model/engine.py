@@ -276,7 +276,7 @@ class Engine:
             prior = consistent.astype(float) @ self.joint_rc
             with np.errstate(divide="ignore"):
                 log_prior = np.where(prior > 0, np.log(np.maximum(prior, 1e-300)), NEG)
-            if len(self._partial_cache) > 20000:
+            if len(self._partial_cache) > 2048:  # bounded: at most ~32 MiB of cached log-priors
                 self._partial_cache.clear()
             for i, row in zip(missing, log_prior, strict=True):
                 self._partial_cache[int(uniq[i])] = row

@@ -183,7 +183,7 @@ class HipModel:
 
 def _raise_if_impossible(result: EngineResult) -> None:
     if result.impossible.any():
-        raise EvidenceError("evidence", "these answers have probability zero under the model (contradictory)")
+        raise EvidenceError("evidence", "these answers have probability zero under the model (contradictory)", code="impossible")
 
 
 _CACHE: dict[str, HipModel] = {}

@@ -21,6 +21,7 @@ import pandas as pd
 from .priors import Numeric, Priors
 
 UNKNOWN_WORDS = frozenset({"", "unknown", "not known", "na", "n/a", "nan", "none", "null"})
+_UNKNOWN_KEYS = frozenset(w.strip().lower().replace("-", "_").replace(" ", "_") for w in UNKNOWN_WORDS)
 _TRUE = ("true", "yes", "y", "1")
 _FALSE = ("false", "no", "n", "0")
 # Spellings accepted for a pair of states, where each is unambiguous.
@@ -36,9 +37,12 @@ class EvidenceError(ValueError):
     """An answer that cannot be understood: names the field, the value, what is allowed and the
     closest match, so a user (or an HTTP problem response) can say exactly what to fix."""
 
+    CODES = ("unknown_variable", "unknown_state", "out_of_range", "not_a_number", "conflict", "impossible", "invalid")
+
     def __init__(self, field: str, message: str, *, value: Any = None, allowed: list[str] | None = None,
-                 suggestion: str | None = None) -> None:
+                 suggestion: str | None = None, code: str = "invalid") -> None:
         self.field = field
+        self.code = code  # one of CODES: what kind of problem, for programs (HTTP problem types)
         self.value = value
         self.allowed = list(allowed or [])
         self.suggestion = suggestion
@@ -50,7 +54,7 @@ class EvidenceError(ValueError):
         super().__init__(text)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"field": self.field, "message": str(self)}
+        out: dict[str, Any] = {"field": self.field, "code": self.code, "message": str(self)}
         if self.value is not None:
             out["value"] = self.value if isinstance(self.value, (str, int, float, bool)) else repr(self.value)
         if self.allowed:
@@ -134,13 +138,13 @@ class Vocabulary:
             vid = self.aliases.get(field, field)
             if vid not in self.variables:
                 raise EvidenceError(field, "unknown variable", value=value, allowed=self.names,
-                                    suggestion=self.suggest_field(field))
+                                    suggestion=self.suggest_field(field), code="unknown_variable")
             state = self.read_value(vid, value, field)
             if state is None:
                 continue
             if vid in out and out[vid] != state:
                 raise EvidenceError(field, f"gives {vid} = {state!r} but {source[vid]} gives {out[vid]!r}",
-                                    value=value)
+                                    value=value, code="conflict")
             out[vid] = state
             source[vid] = field
         return {vid: out[vid] for vid in self.variables if vid in out}
@@ -151,7 +155,7 @@ class Vocabulary:
         var = self.variables[vid]
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return None
-        if isinstance(value, str) and _norm(value) in {_norm(w) for w in UNKNOWN_WORDS}:
+        if isinstance(value, str) and _norm(value) in _UNKNOWN_KEYS:
             return None
         numeric_field = field in self.aliases or (var.numeric is not None and not isinstance(value, str))
         if var.numeric is not None and numeric_field:
@@ -163,11 +167,11 @@ class Vocabulary:
         elif isinstance(value, str):
             key = _norm(value)
         else:
-            raise EvidenceError(field, f"{value!r} is not a state", value=value, allowed=list(var.states))
+            raise EvidenceError(field, f"{value!r} is not a state", value=value, allowed=list(var.states), code="unknown_state")
         state = self._spellings[vid].get(key)
         if state is None:
             raise EvidenceError(field, f"unknown state {value!r}", value=value, allowed=list(var.states),
-                                suggestion=closest(key, list(var.states)))
+                                suggestion=closest(key, list(var.states)), code="unknown_state")
         return state
 
     # ---------------------------------------------------------------- many rows
@@ -289,13 +293,13 @@ def bin_number(var: Variable, value: Any, field: str) -> str:
     """A number (age in years, days, hours) -> the state it falls in, range-checked."""
     n = var.numeric
     assert n is not None
-    if isinstance(value, bool):
-        raise EvidenceError(field, f"must be a number of {n.unit}, got {value!r}", value=value)
+    if isinstance(value, (bool, np.bool_)):
+        raise EvidenceError(field, f"must be a number of {n.unit}, got {value!r}", value=value, code="not_a_number")
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise EvidenceError(field, f"must be a number of {n.unit}, got {value!r}", value=value) from None
+        raise EvidenceError(field, f"must be a number of {n.unit}, got {value!r}", value=value, code="not_a_number") from None
     if not math.isfinite(number) or not n.min <= number <= n.max:
         raise EvidenceError(field, f"{value!r} is outside the allowed range {n.min:g} to {n.max:g} {n.unit}",
-                            value=value)
+                            value=value, code="out_of_range")
     return var.states[int(bin_codes(n, np.array([number]))[0])]

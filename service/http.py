@@ -1,0 +1,419 @@
+"""The HTTP service: a Flask app factory over one loaded model (JSON API, CDS Hooks, OpenAPI, docs).
+
+``create_app(model=None, config=None)`` loads the model (unless given) before it returns, so a
+worker never answers a request without it. Every error is ``application/problem+json``; every
+response carries an ``X-Request-ID``; logs carry method, path, status and latency, never evidence.
+
+Configuration (``config`` keys override the environment):
+
+========================  ===============================  ===========================================
+key                       environment                      meaning
+========================  ===============================  ===========================================
+``api_keys``              ``HIPDX_API_KEYS``               comma-separated keys; unset = open API
+``cds_jwt_issuers``       ``HIPDX_CDS_JWT_ISSUERS``        JSON/YAML file {issuer: PEM | JWKS}; unset = off
+``public_url``            ``HIPDX_PUBLIC_URL``             external base URL (JWT ``aud``), else the Host
+``cors_origins``          ``HIPDX_CORS_ORIGINS``           allowed browser origins (``*`` by default)
+``cache_size``            ``HIPDX_CACHE_SIZE``             diagnoses kept per worker (LRU; 0 = off)
+``priors``                ``HIPDX_PRIORS``                 priors directory (default: bundled)
+========================  ===============================  ===========================================
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+import time
+import traceback
+import uuid
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, g, request, send_from_directory
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from . import cds_hooks
+from . import schemas as s
+from .auth import JwtVerifier, bearer_token, key_is_valid, parse_api_keys, unauthorized
+from .openapi import build_openapi
+from .problems import Problem, evidence_problem, problem_response
+
+log = logging.getLogger("hipdx.http")
+
+MAX_BODY_BYTES = 1024 * 1024
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
+KEYED_ENDPOINTS = frozenset({"describe_model", "diagnose"})  # health, docs, openapi and CDS discovery stay open
+JSON_TYPES = ("application/json", "application/fhir+json")
+CORS_HEADERS = "Authorization, Content-Type, X-API-Key, X-Request-ID"
+EXPOSED_HEADERS = "X-Request-ID, X-Hipdx-Disclaimer, X-Hipdx-Model-Version, X-Hipdx-Cache"
+
+
+@dataclass
+class Settings:
+    api_keys: tuple[bytes, ...] = ()
+    cds_jwt_issuers: str | Mapping[str, Any] | None = None
+    public_url: str | None = None
+    cors_origins: tuple[str, ...] = ("*",)
+    cache_size: int = 1024
+    priors: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, config: Mapping[str, Any] | None = None) -> Settings:
+        config = dict(config or {})
+        env = os.environ
+
+        def pick(key: str, env_key: str, default: Any = None) -> Any:
+            if key in config:
+                return config.pop(key)
+            value = env.get(env_key)
+            return value if value not in (None, "") else default
+
+        origins = pick("cors_origins", "HIPDX_CORS_ORIGINS", "*")
+        if isinstance(origins, str):
+            origins = origins.split(",")
+        return cls(
+            api_keys=parse_api_keys(pick("api_keys", "HIPDX_API_KEYS")),
+            cds_jwt_issuers=pick("cds_jwt_issuers", "HIPDX_CDS_JWT_ISSUERS"),
+            public_url=(pick("public_url", "HIPDX_PUBLIC_URL") or None),
+            cors_origins=tuple(o.strip() for o in origins if o.strip()),
+            cache_size=int(pick("cache_size", "HIPDX_CACHE_SIZE", 1024)),
+            priors=pick("priors", "HIPDX_PRIORS"),
+            extra=config,
+        )
+
+
+class DiagnosisCache:
+    """Serialised diagnoses by (evidence as sent, reasoning): the model is deterministic for a given
+    evidence, so a hit returns exactly what a fresh call would (a CDS patient-view hook fires again
+    with the same answers every time the chart is opened). LRU, thread-safe."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._data: OrderedDict[tuple, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> bytes | None:
+        if self.size <= 0:
+            return None
+        with self._lock:
+            hit = self._data.get(key)
+            if hit is not None:
+                self._data.move_to_end(key)
+            return hit
+
+    def put(self, key: tuple, value: bytes) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+
+class Service:
+    """Everything a request needs, built once per app: the model, precomputed bodies, auth."""
+
+    def __init__(self, model: Any, settings: Settings, disclaimer: str) -> None:
+        self.model = model
+        self.settings = settings
+        self.disclaimer = disclaimer
+        self.version = model.version
+        self.known_fields = list(model.variables) + list(model.vocabulary.aliases)
+        self.numeric = {vid: v.numeric for vid, v in model.variables.items() if v.numeric is not None}
+        self.numeric.update({alias: model.variables[vid].numeric for alias, vid in model.vocabulary.aliases.items()})
+        self.model_body = _dump(s.ModelDescription.model_validate({**model.describe(), "disclaimer": disclaimer}))
+        self.health_body = _dump(s.Health(status="ok", model=s.ModelInfo(name=model.name, version=model.version)))
+        self.openapi_body = json.dumps(build_openapi(model, disclaimer), separators=(",", ":")).encode()
+        self.discovery_body = _dump(s.CdsDiscovery.model_validate(cds_hooks.discovery()))
+        self.cache = DiagnosisCache(settings.cache_size)
+        # The engine's caches are not documented as thread-safe: one diagnosis at a time per worker.
+        self.lock = threading.Lock()
+        issuers = settings.cds_jwt_issuers
+        if issuers is None:
+            self.jwt: JwtVerifier | None = None
+        elif isinstance(issuers, Mapping):
+            self.jwt = JwtVerifier(issuers)
+        else:
+            self.jwt = JwtVerifier.from_file(issuers)
+
+    def diagnose(self, evidence: Mapping[str, Any], reasoning: bool = True) -> tuple[bytes, bool]:
+        """(JSON body, cache hit) for raw evidence; raises ``EvidenceError``.
+
+        The body is ``Diagnosis.to_dict()`` validated through :class:`schemas.DiagnosisResponse`
+        (so the OpenAPI document cannot drift from what is sent) and dumped without nulls."""
+        key = (json.dumps(evidence, sort_keys=True, default=str), reasoning)  # the evidence as sent, any key order
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit, True
+        with self.lock:
+            diagnosis = self.model.diagnose(evidence, reasoning=reasoning)
+        body = s.DiagnosisResponse.model_validate(diagnosis.to_dict()).model_dump_json(exclude_none=True).encode()
+        self.cache.put(key, body)
+        return body, False
+
+
+def _dump(m: Any) -> bytes:
+    return m.model_dump_json(exclude_none=True).encode()
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _read_json(accept: tuple[str, ...] = ("application/json",)) -> Any:
+    """The request body as JSON: 415 for another content type, 413 over 1 MB, 400 when malformed."""
+    mimetype = request.mimetype or ""
+    if mimetype not in accept and not (mimetype.startswith("application/") and mimetype.endswith("+json")):
+        raise Problem(415, f"send the body as {' or '.join(accept)} (got {mimetype or 'no content type'})",
+                      headers={"Accept-Post": ", ".join(accept)})
+    raw = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
+    try:
+        return json.loads(raw, parse_constant=_no_constants)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise Problem(400, f"the body is not valid JSON: {exc}", slug="malformed-json", title="Malformed JSON") from None
+
+
+def _validation_problem(exc: ValidationError, what: str) -> Problem:
+    errors = [{"loc": ".".join(str(p) for p in e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+    first = errors[0]
+    return Problem(400, f"invalid {what}: {first['loc'] or 'body'}: {first['msg']}", slug="invalid-request",
+                   title="Invalid request body", errors=errors)
+
+
+def _query_bool(name: str, default: bool) -> bool:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes"):
+        return True
+    if value in ("0", "false", "no"):
+        return False
+    raise Problem(400, f"query parameter {name} must be true or false", slug="invalid-parameter", title="Invalid parameter",
+                  field=name, value=raw, allowed=["true", "false"])
+
+
+def _swagger_dir() -> Path | None:
+    spec = find_spec("flask_openapi3_swagger")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations))) / "templates" / "swagger"
+    return folder if folder.is_dir() else None
+
+
+DOCS_HTML = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>hipdx API</title>
+<link rel="stylesheet" href="docs/assets/css/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="docs/assets/js/swagger-ui-bundle.js"></script>
+<script src="docs/assets/js/swagger-ui-standalone-preset.js"></script>
+<script src="docs/init.js"></script></body></html>
+"""
+DOCS_INIT = """window.onload = function () {
+  window.ui = SwaggerUIBundle({url: "openapi.json", dom_id: "#swagger-ui", deepLinking: true,
+    presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset], layout: "StandaloneLayout"});
+};
+"""
+DOCS_CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'"
+
+
+def create_app(model: Any = None, config: Mapping[str, Any] | None = None) -> Flask:
+    """The hipdx Flask app; the model is loaded (bundled priors unless configured) before it returns."""
+    from model import DISCLAIMER
+
+    settings = Settings.load(config)
+    if model is None:
+        from model import load_model
+
+        model = load_model(settings.priors)
+    service = Service(model, settings, DISCLAIMER)
+    swagger = _swagger_dir()
+
+    app = Flask("hipdx", static_folder=None)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, MAX_FORM_MEMORY_SIZE=MAX_BODY_BYTES)
+    app.extensions["hipdx"] = service
+    app.url_map.strict_slashes = True  # /healthz/ is a 404, not an HTML redirect
+
+    # ------------------------------------------------------------------ request lifecycle
+    @app.before_request
+    def start() -> Response | None:
+        g.start = time.perf_counter()
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        if request.method == "OPTIONS" and request.headers.get("Origin"):
+            return Response(status=204)  # CORS preflight: never authenticated (headers added below)
+        endpoint = request.endpoint
+        if endpoint in KEYED_ENDPOINTS and settings.api_keys:
+            key = request.headers.get("X-API-Key") or bearer_token(request.headers.get("Authorization"))
+            if not key_is_valid(key, settings.api_keys):
+                raise unauthorized("a valid API key is required (X-API-Key header or Authorization: Bearer <key>)")
+        return None
+
+    @app.after_request
+    def finish(resp: Response) -> Response:
+        request_id = getattr(g, "request_id", None) or uuid.uuid4().hex
+        resp.headers["X-Request-ID"] = request_id
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        origin = request.headers.get("Origin")
+        if origin and ("*" in settings.cors_origins or origin in settings.cors_origins):
+            resp.headers["Access-Control-Allow-Origin"] = "*" if "*" in settings.cors_origins else origin
+            if "*" not in settings.cors_origins:
+                resp.headers.add("Vary", "Origin")
+            resp.headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
+            if request.method == "OPTIONS":
+                resp.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+                resp.headers["Access-Control-Allow-Headers"] = CORS_HEADERS
+                resp.headers["Access-Control-Max-Age"] = "600"
+        latency_ms = (time.perf_counter() - g.start) * 1000 if "start" in g else 0.0
+        # Never the body, the query string or header values: they may hold health data.
+        path = request.path[:200]
+        log.info("%s %s %s %.1fms id=%s", request.method, path, resp.status_code, latency_ms, request_id,
+                 extra={"request_id": request_id, "method": request.method, "path": path,
+                        "status": resp.status_code, "latency_ms": round(latency_ms, 2)})
+        return resp
+
+    # ------------------------------------------------------------------ errors
+    @app.errorhandler(Problem)
+    def on_problem(exc: Problem) -> Response:
+        return problem_response(exc, getattr(g, "request_id", None), request.path)
+
+    @app.errorhandler(HTTPException)
+    def on_http(exc: HTTPException) -> Response:
+        code = exc.code or 500
+        details = {
+            404: f"no resource at {request.path}; see /openapi.json",
+            405: f"{request.method} is not allowed on {request.path}",
+            413: f"the body is over {MAX_BODY_BYTES} bytes",
+        }
+        headers = {}
+        if code == 405 and getattr(exc, "valid_methods", None):
+            headers["Allow"] = ", ".join(exc.valid_methods)
+        problem = Problem(code, details.get(code, exc.description or ""), headers=headers)
+        return problem_response(problem, getattr(g, "request_id", None), request.path)
+
+    @app.errorhandler(Exception)
+    def on_error(exc: Exception) -> Response:
+        # Type and frames only: an exception's message (or a source line) may quote evidence values.
+        stack = "\n".join(f"  {f.filename}:{f.lineno} in {f.name}" for f in traceback.extract_tb(exc.__traceback__))
+        log.error("unhandled %s on %s %s id=%s\n%s", type(exc).__name__, request.method, request.path,
+                  getattr(g, "request_id", "-"), stack)
+        problem = Problem(500, "unexpected error; quote the request id when reporting it")
+        return problem_response(problem, getattr(g, "request_id", None), request.path)
+
+    def json_response(body: bytes, status: int = 200, disclaimer: bool = False, **headers: str) -> Response:
+        resp = Response(body, status=status, mimetype="application/json")
+        if disclaimer:
+            resp.headers["X-Hipdx-Disclaimer"] = service.disclaimer
+            resp.headers["X-Hipdx-Model-Version"] = service.version
+        for k, v in headers.items():
+            resp.headers[k.replace("_", "-")] = v
+        return resp
+
+    # ------------------------------------------------------------------ JSON API
+    @app.get("/healthz", endpoint="health")
+    def health() -> Response:
+        return json_response(service.health_body, Cache_Control="no-store")
+
+    @app.get("/v1/model", endpoint="describe_model")
+    def describe_model() -> Response:
+        return json_response(service.model_body, disclaimer=True)
+
+    @app.post("/v1/diagnosis", endpoint="diagnose")
+    def diagnose() -> Response:
+        from model import EvidenceError
+
+        reasoning = _query_bool("reasoning", True)
+        body = _read_json()
+        try:
+            req = s.DiagnosisRequest.model_validate(body)
+        except ValidationError as exc:
+            raise _validation_problem(exc, "request") from None
+        try:
+            payload, hit = service.diagnose(req.evidence, reasoning)
+        except EvidenceError as exc:
+            raise evidence_problem(exc, service.known_fields, service.numeric) from None
+        return json_response(payload, disclaimer=True, Cache_Control="no-store", X_Hipdx_Cache="hit" if hit else "miss")
+
+    @app.get("/openapi.json", endpoint="openapi")
+    def openapi() -> Response:
+        return json_response(service.openapi_body)
+
+    @app.get("/docs", endpoint="docs")
+    def docs() -> Response:
+        if swagger is None:
+            raise Problem(404, "Swagger UI assets are not installed (pip install flask-openapi3-swagger)")
+        resp = Response(DOCS_HTML, mimetype="text/html")
+        resp.headers["Content-Security-Policy"] = DOCS_CSP
+        return resp
+
+    @app.get("/docs/init.js", endpoint="docs_init")
+    def docs_init() -> Response:
+        return Response(DOCS_INIT, mimetype="text/javascript")
+
+    @app.get("/docs/assets/<path:name>", endpoint="docs_asset")
+    def docs_asset(name: str) -> Response:
+        if swagger is None:
+            raise Problem(404, "Swagger UI assets are not installed")
+        return send_from_directory(swagger, name, max_age=86400)
+
+    # ------------------------------------------------------------------ CDS Hooks
+    @app.get("/cds-services", endpoint="cds_discovery")
+    def cds_discovery() -> Response:
+        return json_response(service.discovery_body)
+
+    @app.post("/cds-services/<service_id>", endpoint="cds_service")
+    def cds_service(service_id: str) -> Response:
+        from model import EvidenceError
+
+        if service_id != cds_hooks.SERVICE_ID:
+            raise Problem(404, f"no CDS service {service_id!r}; see /cds-services", slug="unknown-cds-service",
+                          title="Unknown CDS service")
+        _authenticate_cds(service, service_id)
+        body = _read_json(JSON_TYPES)
+        try:
+            req = s.CdsRequest.model_validate(body)
+        except ValidationError as exc:
+            raise _validation_problem(exc, "CDS Hooks request") from None
+        if req.hook != cds_hooks.HOOK:
+            raise Problem(400, f"this service answers the {cds_hooks.HOOK} hook, not {req.hook!r}", slug="wrong-hook",
+                          title="Wrong hook", field="hook", value=req.hook, allowed=[cds_hooks.HOOK])
+        prefetch = req.prefetch or {}
+        if cds_hooks.PREFETCH_KEY not in prefetch:
+            raise Problem(412, f"prefetch.{cds_hooks.PREFETCH_KEY} is required (this service does not query the FHIR server)",
+                          slug="prefetch-missing", title="Prefetch missing")
+        qr = cds_hooks.questionnaire_response(prefetch[cds_hooks.PREFETCH_KEY])
+        if qr is None or qr.get("status") == "entered-in-error":
+            return json_response(_dump(s.CdsResponse(cards=[])), disclaimer=True, Cache_Control="no-store")
+        cds_hooks.check_subject(qr, req.context.patientId)
+        answers = cds_hooks.questionnaire_answers(qr)
+        try:
+            diagnosis = json.loads(service.diagnose(answers)[0])
+        except EvidenceError as exc:
+            raise evidence_problem(exc, service.known_fields, service.numeric, field_label="linkId") from None
+        url = f"{settings.public_url.rstrip('/')}/docs" if settings.public_url else None
+        cards = cds_hooks.cards(diagnosis, f"hipdx {service.version}", url)
+        payload = _dump(s.CdsResponse.model_validate({"cards": cards}))
+        return json_response(payload, disclaimer=True, Cache_Control="no-store")
+
+    return app
+
+
+def _authenticate_cds(service: Service, service_id: str) -> None:
+    settings = service.settings
+    if service.jwt is not None:
+        token = bearer_token(request.headers.get("Authorization"))
+        if token is None:
+            raise unauthorized("a CDS client JWT is required (Authorization: Bearer <jwt>)", "Bearer")
+        base = settings.public_url.rstrip("/") if settings.public_url else request.host_url.rstrip("/")
+        service.jwt.verify(token, f"{base}/cds-services/{service_id}")
+    elif settings.api_keys and not key_is_valid(request.headers.get("X-API-Key"), settings.api_keys):
+        raise unauthorized("a valid API key is required in the X-API-Key header")

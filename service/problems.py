@@ -1,0 +1,76 @@
+"""RFC 9457 problem details: every error the service returns, as ``application/problem+json``.
+
+Generic HTTP errors (404, 405, 413, 415, 500) use ``type: about:blank`` with the status phrase as
+title, as the RFC asks; errors specific to hipdx use a ``urn:hipdx:problem:<slug>`` type and add
+members that say what to fix (``field``, ``value``, ``allowed``, ``suggestion``...).
+"""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+from typing import Any
+
+from flask import Response
+
+PROBLEM_JSON = "application/problem+json"
+URN = "urn:hipdx:problem:"
+
+
+class Problem(Exception):
+    """An error response in the making: raise it anywhere in a request, the app renders it."""
+
+    def __init__(self, status: int, detail: str, *, slug: str | None = None, title: str | None = None,
+                 headers: dict[str, str] | None = None, **members: Any) -> None:
+        super().__init__(detail)
+        self.status = int(status)
+        self.detail = detail
+        self.type = f"{URN}{slug}" if slug else "about:blank"
+        self.title = title or HTTPStatus(self.status).phrase
+        self.headers = dict(headers or {})
+        self.members = {k: v for k, v in members.items() if v is not None}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "title": self.title, "status": self.status, "detail": self.detail, **self.members}
+
+
+def problem_response(problem: Problem, request_id: str | None = None, instance: str | None = None) -> Response:
+    body = problem.to_dict()
+    if instance:
+        body.setdefault("instance", instance)
+    if request_id:
+        body.setdefault("request_id", request_id)
+    resp = Response(json.dumps(body, allow_nan=False, default=str), status=problem.status, mimetype=PROBLEM_JSON)
+    for k, v in problem.headers.items():
+        resp.headers[k] = v
+    return resp
+
+
+def evidence_problem(exc: Any, known_fields: list[str], numeric: dict[str, Any], *, field_label: str = "field",
+                     field_name: str | None = None) -> Problem:
+    """A 400 for an :class:`model.EvidenceError`: unknown variable, unknown state, number out of range,
+    contradictory answers. ``numeric`` maps a variable id or alias to its ``Numeric`` range."""
+    field = field_name or exc.field
+    message = str(exc)
+    members: dict[str, Any] = {field_label: field}
+    if exc.value is not None:
+        members["value"] = exc.value if isinstance(exc.value, (str, int, float, bool)) else repr(exc.value)
+    if exc.allowed:
+        members["allowed"] = [str(a) for a in exc.allowed]
+    if exc.suggestion:
+        members["suggestion"] = exc.suggestion
+    code = getattr(exc, "code", "invalid")
+    if code == "unknown_variable":
+        slug, title = "unknown-variable", "Unknown evidence variable"
+    elif code in ("out_of_range", "not_a_number"):
+        slug, title = "out-of-range", "Number out of range"
+        rng = numeric.get(exc.field)
+        if rng is not None:
+            members.update(minimum=rng.min, maximum=rng.max, unit=rng.unit)
+    elif code == "unknown_state":
+        slug, title = "unknown-state", "Unknown state"
+    elif code == "impossible":
+        slug, title = "contradictory-evidence", "Contradictory evidence"
+    else:
+        slug, title = "invalid-evidence", "Invalid evidence"
+    return Problem(400, message, slug=slug, title=title, **members)

@@ -1,0 +1,296 @@
+"""Pydantic models of every request and response body; the OpenAPI document is generated from them.
+
+Response models accept (``extra="allow"``) fields they do not know yet, so a field added to
+``Diagnosis.to_dict()`` is never lost on the wire; ``tests/service`` fails when that happens, so
+the model here (and hence the spec) is updated with it. Optional response fields are omitted
+when absent, never sent as null (responses are dumped with ``exclude_none=True``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+
+TriageLevel = Literal["emergency", "urgent", "see_clinician", "self_care"]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+# ---------------------------------------------------------------------------- JSON API
+EvidenceValue = StrictStr | StrictInt | StrictFloat | StrictBool | None
+
+
+class DiagnosisRequest(_Request):
+    """What is known about one runner. Unanswered variables are simply left out (or null / "unknown")."""
+
+    evidence: dict[str, EvidenceValue] = Field(
+        description="variable id (or alias: age, rest_days_per_week, weekly_training_hours) -> state, number or boolean",
+        examples=[{"sex": "female", "age": 45, "pain_lateral_hip": "present", "pain_lying_on_side": "present"}],
+    )
+
+
+class ModelInfo(_Response):
+    name: str
+    version: str = Field(description="hash of the priors: every result names the exact priors it came from")
+
+
+class Citation(_Response):
+    prior: str | None = None
+    kind: str | None = Field(None, description="stated | verbal | assumption")
+    value: str | None = None
+    source: str | None = None
+    quote: str | None = None
+    reason: str | None = None
+
+
+class EvidenceEffect(_Response):
+    variable: str
+    state: str
+    effect: float = Field(description="posterior with all answers minus posterior without this one")
+    likelihood_ratio: float | None = None
+    link: str | None = Field(None, description="direct | indirect")
+    sources: list[Citation] | None = None
+
+
+class ConditionResult(_Response):
+    id: str
+    name: str
+    probability: float
+    prior: float
+    interval: Annotated[list[float], Field(min_length=2, max_length=2)] | None = None
+    evidence: list[EvidenceEffect] | None = None
+
+
+class RedFlag(_Response):
+    id: str
+    level: TriageLevel | None = None
+    reason: str
+    source: str | None = None
+    quote: str | None = None
+
+
+class Triage(_Response):
+    level: TriageLevel
+    red_flags: list[RedFlag]
+
+
+class NextQuestion(_Response):
+    variable: str
+    question: str
+    states: list[str] | None = None
+    expected_information_gain: float
+    priority: float | None = None
+    reason: str | None = None
+
+
+class Reasoning(_Response):
+    should_stop: bool | None = None
+    top_two_may_swap: bool | None = None
+    interval_level: float | None = None
+    draws: int | None = None
+    top_two: list[str] | None = None
+    top_two_swap_fraction: float | None = None
+
+
+class DiagnosisResponse(_Response):
+    model: ModelInfo
+    conditions: list[ConditionResult] = Field(description="every condition, most probable first")
+    triage: Triage
+    next_questions: list[NextQuestion] | None = None
+    evidence: dict[str, str] = Field(description="the evidence as understood, after numbers were binned")
+    reasoning: Reasoning | None = None
+    disclaimer: str
+
+
+class NumericRange(_Response):
+    field: str
+    unit: str
+    min: float
+    max: float
+    cut_points: list[float]
+    closed: str
+
+
+class VariableInfo(_Response):
+    id: str
+    group: str
+    question: str
+    states: list[str]
+    role: str
+    numeric: NumericRange | None = None
+
+
+class ConditionInfo(_Response):
+    id: str
+    name: str
+    prior: float
+
+
+class ModelDescription(_Response):
+    model: ModelInfo
+    population: str
+    conditions: list[ConditionInfo]
+    variables: list[VariableInfo]
+    aliases: dict[str, str]
+    disclaimer: str
+
+
+class Health(_Response):
+    status: Literal["ok"]
+    model: ModelInfo
+
+
+class ProblemDetails(_Response):
+    """RFC 9457 problem details (``application/problem+json``)."""
+
+    type: str = Field(description="about:blank or urn:hipdx:problem:<slug>")
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    request_id: str | None = None
+    field: str | None = Field(None, description="the offending evidence field")
+    linkId: str | None = Field(None, description="CDS Hooks: the offending QuestionnaireResponse item")
+    value: Any | None = None
+    allowed: list[str] | None = None
+    suggestion: str | None = Field(None, description="closest allowed match")
+    minimum: float | None = None
+    maximum: float | None = None
+    unit: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+# ---------------------------------------------------------------------------- CDS Hooks
+class CdsService(_Response):
+    hook: str
+    id: str
+    title: str | None = None
+    description: str
+    prefetch: dict[str, str] | None = None
+    usageRequirements: str | None = None
+
+
+class CdsDiscovery(_Response):
+    services: list[CdsService]
+
+
+class CdsContext(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    userId: StrictStr | None = None
+    patientId: StrictStr = Field(min_length=1)
+    encounterId: StrictStr | None = None
+
+
+class CdsRequest(BaseModel):
+    """A CDS Hooks call. The runner's answers come in ``prefetch.questionnaireResponse``: a FHIR
+    QuestionnaireResponse (or a search Bundle whose first entry is one)."""
+
+    model_config = ConfigDict(extra="allow")
+    hook: StrictStr
+    hookInstance: StrictStr = Field(min_length=1)
+    fhirServer: StrictStr | None = None
+    fhirAuthorization: dict[str, Any] | None = None
+    context: CdsContext
+    prefetch: dict[str, dict[str, Any] | None] | None = None
+
+
+class Coding(_Response):
+    system: str | None = None
+    code: str
+    display: str | None = None
+
+
+class QuestionnaireAnswer(BaseModel):
+    """One answer: a state (valueCoding.code or valueString), a boolean (present/absent, yes/no) or a
+    number (valueInteger / valueDecimal for age, rest days, hours)."""
+
+    model_config = ConfigDict(extra="allow")
+    valueCoding: Coding | None = None
+    valueString: StrictStr | None = None
+    valueBoolean: StrictBool | None = None
+    valueInteger: StrictInt | None = None
+    valueDecimal: StrictFloat | StrictInt | None = None
+    item: list[QuestionnaireItem] | None = None
+
+
+class QuestionnaireItem(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    linkId: StrictStr = Field(min_length=1, description="a hipdx variable id or alias")
+    answer: list[QuestionnaireAnswer] | None = Field(None, max_length=1)
+    item: list[QuestionnaireItem] | None = None
+
+
+class Reference(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    reference: StrictStr | None = None
+
+
+class QuestionnaireResponse(BaseModel):
+    """The FHIR R4 QuestionnaireResponse fields hipdx reads (others are allowed and ignored)."""
+
+    model_config = ConfigDict(extra="allow")
+    resourceType: Literal["QuestionnaireResponse"]
+    status: StrictStr | None = None
+    subject: Reference | None = None
+    item: list[QuestionnaireItem] | None = None
+
+
+class BundleEntry(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    resource: QuestionnaireResponse
+
+
+class Bundle(BaseModel):
+    """A FHIR search Bundle; its first QuestionnaireResponse entry is read."""
+
+    model_config = ConfigDict(extra="allow")
+    resourceType: Literal["Bundle"]
+    entry: list[BundleEntry] | None = None
+
+
+class CdsPrefetch(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    questionnaireResponse: QuestionnaireResponse | Bundle | None = Field(
+        description="required key (412 when absent); null or an empty Bundle = no answers yet, no cards")
+
+
+class CdsRequestDoc(CdsRequest):
+    """A CDS Hooks call (documented shape of ``prefetch``; the service reads it leniently and names
+    the offending linkId when an answer is wrong)."""
+
+    model_config = ConfigDict(extra="allow", title="CdsRequest")
+    hook: Literal["patient-view"]  # type: ignore[assignment]
+    prefetch: CdsPrefetch | None = None  # type: ignore[assignment]
+
+
+class CardSource(_Response):
+    label: str
+    url: str | None = None
+    icon: str | None = None
+    topic: dict[str, Any] | None = None
+
+
+class CardLink(_Response):
+    label: str
+    url: str
+    type: Literal["absolute", "smart"]
+
+
+class Card(_Response):
+    uuid: str
+    summary: str = Field(max_length=139)
+    detail: str | None = None
+    indicator: Literal["info", "warning", "critical"]
+    source: CardSource
+    links: list[CardLink] | None = None
+
+
+class CdsResponse(_Response):
+    cards: list[Card]

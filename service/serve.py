@@ -1,0 +1,143 @@
+"""``hipdx serve``: the HTTP service under gunicorn (never Flask's development server).
+
+The app (and so the model) is built once in the gunicorn master with ``preload_app=True``, before
+any worker exists; workers fork with the model already loaded and warmed up, so no request ever
+waits for it, start-up costs one model load whatever the number of workers, and a broken priors
+directory stops the server before it binds. Workers are ``gthread`` (keep-alive, slow clients
+do not block a worker); diagnoses are serialised per worker, so throughput scales with workers.
+
+SIGTERM and SIGINT both shut down gracefully: in-flight requests finish (up to
+``--graceful-timeout`` seconds), then the workers and the master exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+
+def default_workers() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 picks a free one)")
+    p.add_argument("--workers", type=int, default=default_workers(), help="worker processes (default: CPU count)")
+    p.add_argument("--threads", type=int, default=4, help="threads per worker for connections (default: 4)")
+    p.add_argument("--timeout", type=int, default=30, help="seconds before a stuck worker is restarted (default: 30)")
+    p.add_argument("--graceful-timeout", type=int, default=20, help="seconds to finish requests on shutdown (default: 20)")
+    p.add_argument("--max-requests", type=int, default=0,
+                   help="recycle a worker after this many requests (0 = never; jitter added)")
+    p.add_argument("--priors", metavar="DIR", help="priors directory (default: the bundled priors)")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+
+def gunicorn_options(args: argparse.Namespace) -> dict[str, Any]:
+    host = args.host
+    bind = f"[{host}]:{args.port}" if ":" in host else f"{host}:{args.port}"
+    return {
+        "bind": bind,
+        "workers": args.workers,
+        "worker_class": "gthread",
+        "threads": args.threads,
+        "preload_app": True,
+        "timeout": args.timeout,
+        "graceful_timeout": args.graceful_timeout,
+        "keepalive": 5,
+        "max_requests": args.max_requests,
+        "max_requests_jitter": max(args.max_requests // 10, 0),
+        "accesslog": None,  # the app logs each request itself, without query strings
+        "errorlog": "-",
+        "loglevel": args.log_level,
+        "proc_name": "hipdx",
+        "control_socket_disable": True,  # gunicorn >= 25: no shared ~/.gunicorn/gunicorn.ctl between servers
+        "post_worker_init": _graceful_sigint,
+        "when_ready": _announce,
+    }
+
+
+def _graceful_sigint(worker: Any) -> None:
+    """Ctrl-C reaches the workers too (same process group): finish in-flight requests there as well."""
+    import signal
+
+    signal.signal(signal.SIGINT, lambda *_: setattr(worker, "alive", False))
+
+
+def _announce(server: Any) -> None:
+    for listener in server.LISTENERS:
+        server.log.info("hipdx listening on %s", listener)
+
+
+def configure_logging(level: str) -> None:
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("hipdx")
+    logger.handlers[:] = [handler]
+    logger.setLevel(level.upper())
+    logger.propagate = False
+
+
+def run(args: argparse.Namespace) -> int:
+    # One BLAS thread per worker: the workers already use the cores.
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    if args.priors:
+        os.environ["HIPDX_PRIORS"] = args.priors
+    from gunicorn.app.base import BaseApplication
+    from gunicorn.arbiter import Arbiter
+
+    from .http import create_app
+
+    configure_logging(args.log_level)
+    options = gunicorn_options(args)
+
+    class GracefulArbiter(Arbiter):
+        """SIGINT behaves like SIGTERM: a graceful stop (gunicorn's default is immediate)."""
+
+        def handle_int(self) -> None:
+            self.handle_term()
+
+    class HipdxApplication(BaseApplication):
+        def __init__(self) -> None:
+            self.application = None
+            super().__init__()
+
+        def load_config(self) -> None:
+            for key, value in options.items():
+                if key in self.cfg.settings and value is not None:
+                    self.cfg.set(key, value)
+            self.cfg.set("accesslog", None)
+
+        def load(self) -> Any:
+            if self.application is None:
+                app = create_app()
+                service = app.extensions["hipdx"]
+                service.model.diagnose({})  # warm up the engine's lazily built parts before forking
+                self.application = app
+            return self.application
+
+        def run(self) -> None:
+            try:
+                GracefulArbiter(self).run()
+            except RuntimeError as exc:
+                print(f"hipdx serve: {exc}", file=sys.stderr)
+                sys.exit(1)
+
+    HipdxApplication().run()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m service.serve`` (same options as ``hipdx serve``)."""
+    parser = argparse.ArgumentParser(prog="hipdx serve")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
