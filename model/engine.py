@@ -266,21 +266,22 @@ class Engine:
         partial = np.nonzero(~full)[0]
         keys = (rf_codes[partial] + 1) @ self._pattern_radix
         uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        missing = [i for i, key in enumerate(uniq.tolist()) if key not in self._partial_cache]
+        keys_list = [int(k) for k in uniq.tolist()]
+        rows = {k: self._partial_cache[k] for k in keys_list if k in self._partial_cache}
+        missing = [i for i, key in enumerate(keys_list) if key not in rows]
         if missing:
             patterns = rf_codes[partial[first[missing]]]
             consistent = np.ones((len(missing), len(self.grid)), dtype=bool)
             for j in range(len(self.risk_factor_ids)):
                 obs = patterns[:, j][:, None]
                 consistent &= (obs < 0) | (self.grid[None, :, j] == obs)
-            prior = consistent.astype(float) @ self.joint_rc
-            with np.errstate(divide="ignore"):
-                log_prior = np.where(prior > 0, np.log(np.maximum(prior, 1e-300)), NEG)
-            if len(self._partial_cache) > 2048:  # bounded: at most ~32 MiB of cached log-priors
+            log_prior = safe_log(consistent.astype(float) @ self.joint_rc)
+            new = {keys_list[i]: row for i, row in zip(missing, log_prior, strict=True)}
+            rows.update(new)
+            if len(self._partial_cache) + len(new) > 2048:  # bounded: at most ~32 MiB of cached log-priors
                 self._partial_cache.clear()
-            for i, row in zip(missing, log_prior, strict=True):
-                self._partial_cache[int(uniq[i])] = row
-        table = np.stack([self._partial_cache[int(k)] for k in uniq.tolist()])
+            self._partial_cache.update(new)
+        table = np.stack([rows[k] for k in keys_list])
         out[partial] = table[inverse.reshape(-1)]
         return out
 

@@ -9,6 +9,7 @@ import json
 import signal
 import subprocess
 import sys
+import tempfile
 import urllib.error
 import urllib.request
 
@@ -34,7 +35,10 @@ def _serve_command(port: int) -> list[str]:
 @pytest.fixture(scope="module")
 def server():
     port = loadtest.free_port(HOST)
-    proc = subprocess.Popen(_serve_command(port), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # The log goes to a file, not a pipe: an undrained pipe fills up and blocks the server.
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(_serve_command(port), stdout=subprocess.DEVNULL, stderr=log)
+    proc.log = log
     try:
         loadtest.wait_ready(HOST, port, timeout=90, proc=proc)
         yield proc, port
@@ -42,6 +46,7 @@ def server():
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        log.close()
 
 
 def _call(port: int, path: str, body: dict | None = None, headers: dict | None = None):
@@ -91,7 +96,8 @@ def test_graceful_shutdown(server):
     proc, port = server
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 0
-    log = proc.stderr.read().decode(errors="replace")
+    proc.log.seek(0)
+    log = proc.log.read().decode(errors="replace")
     assert "hipdx listening on" in log and "Handling signal: term" in log and "Shutting down" in log
     assert "POST /v1/diagnosis 200" in log and "real-1" in log
     assert "pain_lateral_hip" not in log and "female" not in log  # evidence never logged
