@@ -34,6 +34,7 @@ class DrawEngine:
         symbols = iter(oe.get_symbol(i) for i in range(1000))
         self.d = next(symbols)
         self.sym = {v: next(symbols) for v in list(priors.risk_factors) + self.conditions}
+        self.symbol_rf = {self.sym[r]: r for r in priors.risk_factors}
         self.rf_probs = {r: np.ascontiguousarray(params.risk_factor_probs[r], dtype=dtype) for r in priors.risk_factors}
         self.rf_terms = [self.d + self.sym[r] for r in priors.risk_factors]
         self.condition_factors, self.condition_terms = [], []
@@ -157,36 +158,49 @@ class DrawEngine:
         marg[:, members] = (w @ cfg) / w.sum(axis=1, keepdims=True)
         return marg
 
-    def _plan(self, answered: tuple[str, ...], operands: list[np.ndarray]):
-        plan = self._plans.get(answered)
+    def _plan(self, key: tuple, terms: list[str], operands: list[np.ndarray]):
+        plan = self._plans.get(key)
         if plan is None:
-            terms = self.rf_terms + self.condition_terms + [self.finding_terms[f] for f in answered]
             plan = oe.contract_expression(",".join(terms) + "->" + self.output, *[o.shape for o in operands],
                                           optimize="greedy")
             if len(self._plans) > 512:
                 self._plans.clear()
-            self._plans[answered] = plan
+            self._plans[key] = plan
         return plan
 
     def marginals(self, evidence: Mapping[str, str], factored: bool = True) -> np.ndarray:
         """(D, K) P(condition present | evidence) for every draw (NaN where impossible)."""
         if factored and all(r in evidence for r in self.priors.risk_factors):
             return self._factored(evidence)
+        # Answered risk factors are sliced out of the condition factors (not just masked), so the
+        # contraction only sums over the unanswered ones; P(answered) is a per-draw constant.
+        rf_ids = list(self.priors.risk_factors)
+        known = {r: self.priors.risk_factors[r].states.index(evidence[r]) for r in rf_ids if r in evidence}
         operands: list[np.ndarray] = []
-        for rid, rf in self.priors.risk_factors.items():
-            probs = self.rf_probs[rid]
-            if rid in evidence:
-                mask = np.zeros(len(rf.states), dtype=self.dtype)
-                mask[rf.states.index(evidence[rid])] = 1.0
-                probs = probs * mask
-            operands.append(probs)
-        operands += self.condition_factors
+        terms: list[str] = []
+        for rid in rf_ids:
+            if rid not in known:
+                operands.append(self.rf_probs[rid])
+                terms.append(self.rf_terms[rf_ids.index(rid)])
+        for term, factor in zip(self.condition_terms, self.condition_factors, strict=True):
+            index: list = [slice(None)] * factor.ndim
+            kept = ""
+            for axis, symbol in enumerate(term):
+                rid = self.symbol_rf.get(symbol)
+                if rid in known:
+                    index[axis] = known[rid]
+                else:
+                    kept += symbol
+            operands.append(factor[tuple(index)])
+            terms.append(kept)
         answered = tuple(f for f in self.priors.findings if f in evidence)
         for fid in answered:
             on, off = self.finding_factors[fid]
             operands.append(on if self.priors.findings[fid].states.index(evidence[fid]) == 0 else off)
+            terms.append(self.finding_terms[fid])
         operands = [np.broadcast_to(o, (self.draws, *o.shape[1:])) for o in operands]
-        joint = self._plan(answered, operands)(*operands).reshape(self.draws, -1).astype(np.float64)
+        key = (tuple(sorted(known)), answered)
+        joint = self._plan(key, terms, operands)(*operands).reshape(self.draws, -1).astype(np.float64)
         total = joint.sum(axis=1, keepdims=True)
         with np.errstate(invalid="ignore", divide="ignore"):
             return (joint @ self.present) / total

@@ -275,7 +275,10 @@ class Engine:
             for j in range(len(self.risk_factor_ids)):
                 obs = patterns[:, j][:, None]
                 consistent &= (obs < 0) | (self.grid[None, :, j] == obs)
-            log_prior = safe_log(consistent.astype(float) @ self.joint_rc)
+            if len(missing) <= 32:  # a few patterns (one diagnosis): sum only the consistent grid rows
+                log_prior = safe_log(np.stack([self.joint_rc[np.flatnonzero(row)].sum(axis=0) for row in consistent]))
+            else:
+                log_prior = safe_log(consistent.astype(float) @ self.joint_rc)
             new = {keys_list[i]: row for i, row in zip(missing, log_prior, strict=True)}
             rows.update(new)
             if len(self._partial_cache) + len(new) > 2048:  # bounded: at most ~32 MiB of cached log-priors
