@@ -17,20 +17,13 @@ from .priors import Prior, Priors
 Z90 = 1.6448536269514722  # the 95th percentile of the standard normal
 
 
+NETWORK_PATHS = ("risk_factors.", "overuse_risk_factors.", "conditions.", "findings.")
+
+
 def network_priors(priors: Priors) -> list[Prior]:
-    """The priors that are parameters of the network (not triage thresholds or derivation inputs)."""
-    out: list[Prior] = []
-    for rf in priors.risk_factors.values():
-        out.extend(rf.distribution.values())
-    for cond in priors.conditions.values():
-        out.append(cond.base_rate)
-        for eff in cond.effects:
-            out.extend(eff.relative_risk.values())
-        out.extend(cond.caused_by.values())
-    for f in priors.findings.values():
-        out.append(f.leak)
-        out.extend(f.causes.values())
-    return list({p.path: p for p in out}.values())  # overuse relative risks are shared: once each
+    """The priors that are parameters of the network: not triage thresholds, not derivation
+    inputs such as the population's hip share of injuries."""
+    return [p for p in priors.all_priors() if p.path.startswith(NETWORK_PATHS)]
 
 
 def quantile(prior: Prior, u: np.ndarray) -> np.ndarray:
