@@ -171,11 +171,11 @@ class Engine:
         for cid in condition_ids:
             cpd = network.get_cpds(cid)
             names = list(cpd.state_names[cid])
-            table = _reorder_states(cpd, cid, ["present", "absent"] if set(names) == {"present", "absent"} else names)
+            table = _reorder_states(cpd, ["present", "absent"] if set(names) == {"present", "absent"} else names)
             conds.append((cid, list(cpd.variables[1:]), table))
         for fid in finding_ids:
             cpd = network.get_cpds(fid)
-            finds.append((fid, list(cpd.state_names[fid]), list(cpd.variables[1:]), _reorder_states(cpd, fid, None)))
+            finds.append((fid, list(cpd.state_names[fid]), list(cpd.variables[1:]), _reorder_states(cpd, None)))
         return cls(rfs, conds, finds, chunk_rows=chunk_rows)
 
     # ----------------------------------------------------------------------------------------
@@ -289,7 +289,7 @@ class Engine:
         return out
 
 
-def _reorder_states(cpd, var: str, order: list[str] | None) -> np.ndarray:
+def _reorder_states(cpd, order: list[str] | None) -> np.ndarray:
     """The CPD's values as (n_states, *parent cards), with ``var``'s states in ``order`` and each
     condition parent's states as present, absent."""
     values = cpd.get_values().reshape([cpd.cardinality[0], *cpd.cardinality[1:]])

@@ -108,7 +108,7 @@ def build_parameters(priors: Priors, values: Mapping[str, np.ndarray | float] | 
         ancestors[cid] = anc
         rr_grid = _relative_risk(cond, {r: grid[:, rf_ids.index(r)] for r in rf_par}, val, priors)  # (D, G)
         links = [val(cond.caused_by[p]) for p in c_par]
-        b = _solve_scale(cid, cond, val(cond.base_rate), rr_grid, p_grid, links, c_par, anc, grid, rf_ids,
+        b = _solve_scale(cid, val(cond.base_rate), rr_grid, p_grid, links, c_par, anc, grid, rf_ids,
                          cond_parents, cond_tables)
         scales[cid] = b
         cond_tables[cid] = _condition_table(cond, b, rf_par, c_par, priors, val)
@@ -162,7 +162,7 @@ def _present_prob(b: np.ndarray, rr: np.ndarray, links: list[np.ndarray], parent
     return 1.0 - absent
 
 
-def _solve_scale(cid, cond, target, rr_grid, p_grid, links, c_par, anc, grid, rf_ids, cond_parents, cond_tables):
+def _solve_scale(cid, target, rr_grid, p_grid, links, c_par, anc, grid, rf_ids, cond_parents, cond_tables):
     """Bisection (vectorised over draws) for b such that the population average is the base rate."""
     draws = max(target.shape[0], rr_grid.shape[0], p_grid.shape[0])
     rr_grid = np.broadcast_to(rr_grid, (draws, rr_grid.shape[1]))

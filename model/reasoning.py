@@ -113,7 +113,8 @@ class Reasoner:
         elif variable in priors.risk_factors:
             for eff in priors.conditions[condition].effects:
                 if eff.factor == variable:
-                    found.extend(eff.relative_risk.values())
+                    # the answered state's relative risk; for the reference state, the others it is compared with
+                    found.extend([eff.relative_risk[state]] if state in eff.relative_risk else eff.relative_risk.values())
         return [_cite(p) for p in found]
 
     def likelihood_ratios(self, evidence: Mapping[str, Any]) -> pd.DataFrame:

@@ -15,7 +15,7 @@ import numpy as np
 from .priors import TRIAGE_LEVELS, Priors
 
 SEVERITY = {level: i for i, level in enumerate(TRIAGE_LEVELS)}  # 0 = most severe
-SOURCES_ONLY = "muscle_soreness"  # ordinary soreness is not an injury
+NOT_AN_INJURY = "muscle_soreness"  # ordinary soreness: never counts as a likely injury
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class TriageRules:
         self.finding_rules = priors.finding_rules
         self.posterior_rules = priors.posterior_rules
         self.likely_injury = priors.likely_injury_threshold.value
-        self.injuries = [c for c in priors.conditions if c != SOURCES_ONLY]
+        self.injuries = [c for c in priors.conditions if c != NOT_AN_INJURY]
 
     def assess(self, evidence: Mapping[str, str], posterior: Mapping[str, float]) -> Triage:
         flags: list[RedFlag] = []

@@ -127,7 +127,6 @@ class Service:
         self.settings = settings
         self.disclaimer = disclaimer
         self.version = model.version
-        self.known_fields = list(model.variables) + list(model.vocabulary.aliases)
         self.numeric = {vid: v.numeric for vid, v in model.variables.items() if v.numeric is not None}
         self.numeric.update({alias: model.variables[vid].numeric for alias, vid in model.vocabulary.aliases.items()})
         self.model_body = _dump(s.ModelDescription.model_validate({**model.describe(), "disclaimer": disclaimer}))
@@ -340,7 +339,7 @@ def create_app(model: Any = None, config: Mapping[str, Any] | None = None) -> Fl
         try:
             payload, hit = service.diagnose(req.evidence, reasoning)
         except EvidenceError as exc:
-            raise evidence_problem(exc, service.known_fields, service.numeric) from None
+            raise evidence_problem(exc, service.numeric) from None
         return json_response(payload, disclaimer=True, Cache_Control="no-store", X_Hipdx_Cache="hit" if hit else "miss")
 
     @app.get("/openapi.json", endpoint="openapi")
@@ -398,7 +397,7 @@ def create_app(model: Any = None, config: Mapping[str, Any] | None = None) -> Fl
         try:
             diagnosis = json.loads(service.diagnose(answers)[0])
         except EvidenceError as exc:
-            raise evidence_problem(exc, service.known_fields, service.numeric, field_label="linkId") from None
+            raise evidence_problem(exc, service.numeric, field_label="linkId") from None
         url = f"{settings.public_url.rstrip('/')}/docs" if settings.public_url else None
         cards = cds_hooks.cards(diagnosis, f"hipdx {service.version}", url)
         payload = _dump(s.CdsResponse.model_validate({"cards": cards}))

@@ -46,7 +46,7 @@ def problem_response(problem: Problem, request_id: str | None = None, instance: 
     return resp
 
 
-def evidence_problem(exc: Any, known_fields: list[str], numeric: dict[str, Any], *, field_label: str = "field",
+def evidence_problem(exc: Any, numeric: dict[str, Any], *, field_label: str = "field",
                      field_name: str | None = None) -> Problem:
     """A 400 for an :class:`model.EvidenceError`: unknown variable, unknown state, number out of range,
     contradictory answers. ``numeric`` maps a variable id or alias to its ``Numeric`` range."""
