@@ -35,6 +35,9 @@ class Parameters:
     - ``finding_tables[f]``: (D, 2, 2, ...) P(first state of f | its causes), causes in the order
       of ``finding_parents[f]``, index 0 = present.
     - ``scale[c]``: (D,) the solved multiplier ``b``.
+    - ``finding_inhibitors[f]``: the noisy-OR behind ``finding_tables[f]``: (D,) ``1 - leak`` and
+      (D, n_parents) ``1 - link`` per cause, so P(second state | causes) is their product over the
+      present causes (``model.quickscore`` works on this form directly).
     """
 
     draws: int
@@ -44,6 +47,7 @@ class Parameters:
     finding_parents: dict[str, tuple[str, ...]]
     finding_tables: dict[str, np.ndarray]
     scale: dict[str, np.ndarray]
+    finding_inhibitors: dict[str, tuple[np.ndarray, np.ndarray]]
 
 
 def condition_order(priors: Priors) -> list[str]:
@@ -115,11 +119,14 @@ def build_parameters(priors: Priors, values: Mapping[str, np.ndarray | float] | 
 
     finding_parents: dict[str, tuple[str, ...]] = {}
     finding_tables: dict[str, np.ndarray] = {}
+    inhibitors: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for fid, fd in priors.findings.items():
         parents = tuple(fd.causes)
         finding_parents[fid] = parents
-        finding_tables[fid] = noisy_or_table(val(fd.leak), [val(fd.causes[c]) for c in parents])
-    return Parameters(draws, rf_probs, cond_parents, cond_tables, finding_parents, finding_tables, scales)
+        leak, links = val(fd.leak), [val(fd.causes[c]) for c in parents]
+        finding_tables[fid] = noisy_or_table(leak, links)
+        inhibitors[fid] = (1.0 - leak, np.stack([1.0 - w for w in links], axis=1) if links else np.ones((draws, 0)))
+    return Parameters(draws, rf_probs, cond_parents, cond_tables, finding_parents, finding_tables, scales, inhibitors)
 
 
 def noisy_or_table(leak: np.ndarray, links: list[np.ndarray]) -> np.ndarray:

@@ -58,6 +58,12 @@ def _entropy_bits(p: np.ndarray, axis: int = -1) -> np.ndarray:
     return terms.sum(axis=axis)
 
 
+def _entropy_terms(p: np.ndarray) -> np.ndarray:
+    """-p log2 p elementwise (0 log 0 = 0)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(p > 0, -p * np.log2(np.where(p > 0, p, 1.0)), 0.0)
+
+
 def _binary_entropy_bits(p: np.ndarray) -> np.ndarray:
     return _entropy_bits(np.stack([p, 1.0 - p], axis=-1))
 
@@ -74,6 +80,20 @@ class Reasoner:
         self._sweep: tuple[list[Prior], DrawEngine] | None = None
         self.must_not_miss = {r.condition: r.threshold.value for r in priors.posterior_rules}
         self.red_flag_rules = [r for r in priors.finding_rules if r.level in SEVERE_LEVELS]
+        # P(finding state | condition config) for every (finding, state) row of the engine, and
+        # H(finding | config) in bits per finding: the next-question gains are products with these.
+        engine = model.engine
+        lik = np.exp(engine.log_lik)
+        self._lik = np.where(lik < 1e-300, 0.0, lik)  # (n_features, 2^K)
+        self._finding_entropy = np.stack([
+            _entropy_bits(self._lik[start:start + len(states)].T)
+            for start, states in zip(engine.finding_offsets, engine.finding_states, strict=True)])  # (n_findings, 2^K)
+        self._n_states = np.array([len(states) for states in engine.finding_states])
+        self._finding_index = {f: i for i, f in enumerate(engine.finding_ids)}
+        self._red_flag_rules_by_variable: dict[str, list] = {}
+        for rule in self.red_flag_rules:
+            for var in rule.when:
+                self._red_flag_rules_by_variable.setdefault(var, []).append(rule)
 
     # ------------------------------------------------------------------ why
     def effects(self, parsed: Mapping[str, str], point: np.ndarray) -> dict[str, list[dict[str, Any]]]:
@@ -134,7 +154,8 @@ class Reasoner:
         and whether the top two conditions may swap order."""
         draws = self.draw_engine.marginals(parsed)  # (D, K)
         tail = (1.0 - self.settings.interval_level) / 2 * 100
-        lo, hi = np.nanpercentile(draws, [tail, 100 - tail], axis=0)
+        # nanpercentile loops in Python over the columns; NaN (evidence impossible under a draw) is rare
+        lo, hi = (np.nanpercentile if np.isnan(draws).any() else np.percentile)(draws, [tail, 100 - tail], axis=0)
         lo, hi = np.minimum(lo, point), np.maximum(hi, point)
         conds = self.model.conditions
         intervals = {c: (float(lo[j]), float(hi[j])) for j, c in enumerate(conds)}
@@ -169,6 +190,19 @@ class Reasoner:
         h_base = float(_entropy_bits(joint))
         cpos = {c: j for j, c in enumerate(m.conditions)}
         plausible = [c for c, t in self.must_not_miss.items() if point[cpos[c]] >= t * s.must_not_miss_plausible]
+        # Findings, all at once: P(state | e), E[H(F | C) | e] and P(c | e, state) are products with the joint.
+        offsets = engine.finding_offsets
+        state_probs = self._lik @ joint  # (n_features,)
+        totals = np.add.reduceat(state_probs, offsets)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            state_p = np.nan_to_num(state_probs / np.repeat(totals, self._n_states))
+        finding_eig = np.add.reduceat(_entropy_terms(state_p), offsets) - self._finding_entropy @ joint
+        finding_mnm = np.zeros(len(engine.finding_ids))
+        for c in plausible:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                after = np.nan_to_num(self._lik @ (joint * engine.configs[:, cpos[c]]) / state_probs)
+            h_now = float(_binary_entropy_bits(np.array(point[cpos[c]])))
+            finding_mnm += h_now - np.add.reduceat(state_p * _binary_entropy_bits(after), offsets)
         rf_rows, rf_index = [], []
         for var in candidates:
             if var in engine.risk_factor_ids:
@@ -184,40 +218,32 @@ class Reasoner:
                 p = np.exp(rf_res.log_evidence[rows] - base.log_evidence[0])
                 p = p / p.sum()
                 eig = h_base - float(np.dot(p, _entropy_bits(np.nan_to_num(rf_res.joint[rows]))))
-                after = {c: np.nan_to_num(rf_res.marginals[rows, cpos[c]]) for c in plausible}
+                mnm_bits = sum(float(_binary_entropy_bits(np.array(point[cpos[c]]))
+                                     - np.dot(p, _binary_entropy_bits(np.nan_to_num(rf_res.marginals[rows, cpos[c]]))))
+                               for c in plausible)
             else:
-                f = engine.finding_ids.index(var)
-                lik = np.exp(engine.log_lik[engine.finding_offsets[f]:engine.finding_offsets[f] + len(states)])  # (n_states, 2^K)
-                lik = np.where(lik < 1e-300, 0.0, lik)
-                p = lik @ joint
-                p = p / p.sum()
-                eig = float(_entropy_bits(p)) - float(joint @ _entropy_bits(lik.T))
-                after = {}
-                for c in plausible:
-                    present = engine.configs[:, cpos[c]]
-                    with np.errstate(invalid="ignore", divide="ignore"):
-                        after[c] = np.nan_to_num((lik * present) @ joint / (lik @ joint))
-            mnm_bits = sum(float(_binary_entropy_bits(np.array(point[cpos[c]])) - np.dot(p, _binary_entropy_bits(after[c])))
-                           for c in plausible)
+                f = self._finding_index[var]
+                p = state_p[offsets[f]:offsets[f] + len(states)]
+                eig, mnm_bits = float(finding_eig[f]), float(finding_mnm[f])
             reveal = 0.0
-            for rule in self.red_flag_rules:
-                if var in rule.when and all(parsed.get(v) == st for v, st in rule.when.items() if v != var):
+            for rule in self._red_flag_rules_by_variable.get(var, ()):
+                if all(parsed.get(v) == st for v, st in rule.when.items() if v != var):
                     reveal = max(reveal, float(p[states.index(rule.when[var])]))
             urgent = mnm_bits >= s.min_must_not_miss_bits or reveal >= s.min_red_flag_probability
-            if mnm_bits >= s.min_must_not_miss_bits:
+            scored.append((var, max(eig, 0.0), (1.0 + mnm_bits + reveal) if urgent else max(eig, 0.0), urgent,
+                           mnm_bits >= s.min_must_not_miss_bits, reveal >= s.min_red_flag_probability))
+        scored.sort(key=lambda q: (-q[2], q[0]))
+        should_stop = not any(q[3] for q in scored) and max(q[1] for q in scored) < s.stop_below_bits
+        top = []
+        for var, eig, priority, _, must_not_miss, red_flag in scored[: s.max_questions]:
+            if must_not_miss:
                 reason = "could reveal a must-not-miss condition (" + ", ".join(plausible) + ")"
-            elif reveal >= s.min_red_flag_probability:
+            elif red_flag:
                 reason = "red-flag screening: the answer could change the triage level"
             else:
                 reason = "most informative about the conditions"
-            scored.append({
-                "variable": var, "question": m.variables[var].question, "states": list(states),
-                "expected_information_gain": max(eig, 0.0), "priority": (1.0 + mnm_bits + reveal) if urgent else max(eig, 0.0),
-                "reason": reason, "_urgent": urgent,
-            })
-        scored.sort(key=lambda q: (-q["priority"], q["variable"]))
-        should_stop = not any(q["_urgent"] for q in scored) and max(q["expected_information_gain"] for q in scored) < s.stop_below_bits
-        top = [{k: v for k, v in q.items() if k != "_urgent"} for q in scored[: s.max_questions]]
+            top.append({"variable": var, "question": m.variables[var].question, "states": list(m.variables[var].states),
+                        "expected_information_gain": eig, "priority": priority, "reason": reason})
         return top, should_stop
 
     # ------------------------------------------------------------------ sensitivity

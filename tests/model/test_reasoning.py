@@ -193,13 +193,21 @@ def test_sensitivity_swings_are_recomputed_posteriors(model):
         model.sensitivity(GTPS_CASE, "gtsp")
 
 
-def test_factored_draws_equal_the_full_contraction(model):
-    """With every risk factor answered, the draws take the factored path; same numbers."""
-    rng = np.random.default_rng(5)
+def test_draw_methods_are_checked(model):
     engine = model.reasoner.draw_engine
-    for _ in range(10):
-        ev = {v: str(rng.choice(var.states)) for v, var in model.variables.items()
-              if var.role == "risk_factor" or rng.random() < 0.4}
-        fast = engine.marginals(ev, factored=True)
-        full = engine.marginals(ev, factored=False)
-        assert np.abs(fast - full).max() < 1e-12
+    with pytest.raises(ValueError, match="unknown method 'fast'; allowed: auto, grouped, contraction"):
+        engine.marginals({}, method="fast")
+
+
+@pytest.mark.parametrize("p_answer", [0.0, 0.15, 0.4, 0.8, 1.0])
+def test_grouped_draws_equal_the_full_contraction(model, p_answer):
+    """Enumerating only the coupled groups gives the contraction's numbers, whatever is answered
+    (unanswered risk factors private to one group, shared ones, none, all)."""
+    rng = np.random.default_rng(int(p_answer * 100))
+    engine = model.reasoner.draw_engine
+    for _ in range(6):
+        ev = {v: str(rng.choice(var.states)) for v, var in model.variables.items() if rng.random() < p_answer}
+        grouped = engine.marginals(ev, method="grouped")
+        full = engine.marginals(ev, method="contraction")
+        assert np.isnan(grouped).sum() == np.isnan(full).sum() == 0
+        assert np.abs(grouped - full).max() < 1e-12
