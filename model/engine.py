@@ -271,13 +271,18 @@ class Engine:
         missing = [i for i, key in enumerate(keys_list) if key not in rows]
         if missing:
             patterns = rf_codes[partial[first[missing]]]
-            consistent = np.ones((len(missing), len(self.grid)), dtype=bool)
-            for j in range(len(self.risk_factor_ids)):
-                obs = patterns[:, j][:, None]
-                consistent &= (obs < 0) | (self.grid[None, :, j] == obs)
-            if len(missing) <= 32:  # a few patterns (one diagnosis): sum only the consistent grid rows
-                log_prior = safe_log(np.stack([self.joint_rc[np.flatnonzero(row)].sum(axis=0) for row in consistent]))
+            if len(missing) <= 32:  # a few patterns (one diagnosis): sum the unanswered axes of the grid in place
+                grid = self.joint_rc.reshape(*self.rf_cards, -1)
+                sums = []
+                for pattern in patterns:
+                    picked = grid[tuple(int(c) if c >= 0 else slice(None) for c in pattern)]
+                    sums.append(picked.sum(axis=tuple(range(picked.ndim - 1))))
+                log_prior = safe_log(np.stack(sums))
             else:
+                consistent = np.ones((len(missing), len(self.grid)), dtype=bool)
+                for j in range(len(self.risk_factor_ids)):
+                    obs = patterns[:, j][:, None]
+                    consistent &= (obs < 0) | (self.grid[None, :, j] == obs)
                 log_prior = safe_log(consistent.astype(float) @ self.joint_rc)
             new = {keys_list[i]: row for i, row in zip(missing, log_prior, strict=True)}
             rows.update(new)

@@ -119,14 +119,14 @@ class HipModel:
         """Posterior of every condition, most probable first, with triage and red flags; and,
         unless ``reasoning=False``, why (effects), how sure (intervals) and what to ask next."""
         parsed = self.parse_evidence(evidence)
-        result = self.infer([parsed])
+        result = self.infer([parsed], joint=reasoning)  # the joint feeds the next-question gains
         _raise_if_impossible(result)
         point = result.marginals[0]
         posterior = dict(zip(self.conditions, map(float, point), strict=True))
         if not reasoning:
             return self._diagnosis(parsed, posterior)
         intervals, info = self.reasoner.intervals(parsed, point)
-        questions, should_stop = self.reasoner.next_questions(parsed, point)
+        questions, should_stop = self.reasoner.next_questions(parsed, point, base=result)
         info = {"should_stop": should_stop, **info}
         return self._diagnosis(parsed, posterior, intervals=intervals, effects=self.reasoner.effects(parsed, point),
                                next_questions=questions, extras={"reasoning": info})

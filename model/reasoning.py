@@ -22,6 +22,7 @@ import pandas as pd
 
 from .draw_engine import DrawEngine
 from .draws import draw_values, sweep_values
+from .engine import EngineResult
 from .parameters import build_parameters
 from .priors import Prior
 
@@ -90,6 +91,8 @@ class Reasoner:
             for start, states in zip(engine.finding_offsets, engine.finding_states, strict=True)])  # (n_findings, 2^K)
         self._n_states = np.array([len(states) for states in engine.finding_states])
         self._finding_index = {f: i for i, f in enumerate(engine.finding_ids)}
+        self._rf_pos = {r: i for i, r in enumerate(engine.risk_factor_ids)}
+        self._sources: dict[tuple[str, str, str], list[dict[str, str]]] = {}
         self._red_flag_rules_by_variable: dict[str, list] = {}
         for rule in self.red_flag_rules:
             for var in rule.when:
@@ -102,28 +105,44 @@ class Reasoner:
         answered = list(parsed)
         if not answered:
             return {c: [] for c in m.conditions}
-        rows = [{k: v for k, v in parsed.items() if k != var} for var in answered]
-        without = m.infer(rows).marginals  # (n_answers, K)
+        # One row per answer, that answer left out; one engine call (the full path: a few dense
+        # products beat the factored path's per-group work for a few dozen rows).
+        rf, fd = m.codes(parsed)
+        rf_rows, fd_rows = np.repeat(rf, len(answered), axis=0), np.repeat(fd, len(answered), axis=0)
+        for i, var in enumerate(answered):
+            if var in self._rf_pos:
+                rf_rows[i, self._rf_pos[var]] = -1
+            else:
+                fd_rows[i, self._finding_index[var]] = -1
+        without = m.engine.posterior(rf_rows, fd_rows, factored=False).marginals  # (n_answers, K)
         effect = point[None, :] - without
-        factor = _odds(point)[None, :] / _odds(without)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            factor = _odds(point)[None, :] / _odds(without)
         out: dict[str, list[dict[str, Any]]] = {}
         for j, cid in enumerate(m.conditions):
+            order = sorted(range(len(answered)), key=lambda i: (-abs(effect[i, j]), answered[i]))
             items = []
-            for i, var in enumerate(answered):
-                lr = factor[i, j]
+            for i in order:
+                var, lr = answered[i], float(factor[i, j])
                 sources = self.sources(var, parsed[var], cid)
-                items.append({
-                    "variable": var, "state": parsed[var], "effect": float(effect[i, j]),
-                    "likelihood_ratio": float(lr) if np.isfinite(lr) else None,
-                    "link": "direct" if sources else "indirect",
-                    "sources": sources,
-                })
-            items.sort(key=lambda e: (-abs(e["effect"]), e["variable"]))
-            out[cid] = [{k: v for k, v in e.items() if v is not None} for e in items]
+                item = {"variable": var, "state": parsed[var], "effect": float(effect[i, j])}
+                if np.isfinite(lr):
+                    item["likelihood_ratio"] = lr
+                item["link"] = "direct" if sources else "indirect"
+                item["sources"] = sources
+                items.append(item)
+            out[cid] = items
         return out
 
     def sources(self, variable: str, state: str, condition: str) -> list[dict[str, str]]:
-        """The priors that link an answer to a condition directly (empty when only indirect)."""
+        """The priors that link an answer to a condition directly (empty when only indirect).
+        Cached: the same few hundred (answer, condition) pairs recur in every diagnosis."""
+        key = (variable, state, condition)
+        if key not in self._sources:
+            self._sources[key] = self._find_sources(variable, state, condition)
+        return self._sources[key]
+
+    def _find_sources(self, variable: str, state: str, condition: str) -> list[dict[str, str]]:
         priors = self.model.priors
         found: list[Prior] = []
         if variable in priors.findings:
@@ -172,20 +191,23 @@ class Reasoner:
         return intervals, info
 
     # ------------------------------------------------------------------ what next
-    def next_questions(self, parsed: Mapping[str, str], point: np.ndarray) -> tuple[list[dict[str, Any]], bool]:
+    def next_questions(self, parsed: Mapping[str, str], point: np.ndarray,
+                       base: EngineResult | None = None) -> tuple[list[dict[str, Any]], bool]:
         """Unanswered questions ranked for asking next, and whether to stop asking.
 
         For a finding F (a child of the conditions C), I(C; F | e) = H(F | e) - E[H(F | C)], and
         both terms come from the posterior joint over C and the compiled P(F | C): no extra
         inference. A risk factor R is a parent of C, so I(C; R | e) = H(C | e) - E_r[H(C | e, r)]
-        needs one posterior per state of R.
+        needs one posterior per state of R. ``base`` is the case's own result with its joint, if
+        the caller has it.
         """
         m, s = self.model, self.settings
         engine = m.engine
         candidates = [v for v in m.evidence_order if v not in parsed]
         if not candidates:
             return [], True
-        base = m.infer([parsed], joint=True)
+        if base is None or base.joint is None:
+            base = m.infer([parsed], joint=True)
         joint = np.nan_to_num(base.joint[0])  # (2^K,) over condition configs, bit j <=> condition j present
         h_base = float(_entropy_bits(joint))
         cpos = {c: j for j, c in enumerate(m.conditions)}
@@ -203,24 +225,28 @@ class Reasoner:
                 after = np.nan_to_num(self._lik @ (joint * engine.configs[:, cpos[c]]) / state_probs)
             h_now = float(_binary_entropy_bits(np.array(point[cpos[c]])))
             finding_mnm += h_now - np.add.reduceat(state_p * _binary_entropy_bits(after), offsets)
-        rf_rows, rf_index = [], []
-        for var in candidates:
-            if var in engine.risk_factor_ids:
-                for state in m.variables[var].states:
-                    rf_rows.append({**parsed, var: state})
-                    rf_index.append(var)
-        rf_res = m.infer(rf_rows, joint=True) if rf_rows else None
+        # Risk factors: one posterior (with its joint) per state of each unanswered one, in one call.
+        rf_vars = [v for v in candidates if v in self._rf_pos]
+        if rf_vars:
+            rf, fd = m.codes(parsed)
+            rf_index = [v for v in rf_vars for _ in m.variables[v].states]
+            rf_rows, fd_rows = np.repeat(rf, len(rf_index), axis=0), np.repeat(fd, len(rf_index), axis=0)
+            rf_rows[np.arange(len(rf_index)), [self._rf_pos[v] for v in rf_index]] = [
+                code for v in rf_vars for code in range(len(m.variables[v].states))]
+            rf_res = m.engine.posterior(rf_rows, fd_rows, joint=True)
+            with np.errstate(invalid="ignore", over="ignore"):
+                rf_weight = np.exp(rf_res.log_evidence - base.log_evidence[0])
+            rf_entropy = _entropy_bits(np.nan_to_num(rf_res.joint))  # (rows,)
+            rf_mnm = [_binary_entropy_bits(np.nan_to_num(rf_res.marginals[:, cpos[c]])) for c in plausible]
         scored = []
         for var in candidates:
             states = m.variables[var].states
-            if var in engine.risk_factor_ids:
+            if var in self._rf_pos:
                 rows = [i for i, v in enumerate(rf_index) if v == var]
-                p = np.exp(rf_res.log_evidence[rows] - base.log_evidence[0])
-                p = p / p.sum()
-                eig = h_base - float(np.dot(p, _entropy_bits(np.nan_to_num(rf_res.joint[rows]))))
-                mnm_bits = sum(float(_binary_entropy_bits(np.array(point[cpos[c]]))
-                                     - np.dot(p, _binary_entropy_bits(np.nan_to_num(rf_res.marginals[rows, cpos[c]]))))
-                               for c in plausible)
+                p = rf_weight[rows] / rf_weight[rows].sum()
+                eig = h_base - float(np.dot(p, rf_entropy[rows]))
+                mnm_bits = sum(float(_binary_entropy_bits(np.array(point[cpos[c]])) - np.dot(p, h[rows]))
+                               for c, h in zip(plausible, rf_mnm, strict=True))
             else:
                 f = self._finding_index[var]
                 p = state_p[offsets[f]:offsets[f] + len(states)]

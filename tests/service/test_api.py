@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from model import DISCLAIMER
 from service import schemas
+from service.http import diagnosis_body
 
 CASE = {"sex": "female", "age": 45, "pain_lateral_hip": "present", "pain_lying_on_side": "present"}
 
@@ -76,8 +77,11 @@ def test_response_models_declare_every_field(model):
     cases = [{}, CASE, {**CASE, "cannot_bear_weight": "present", "fever": "present"}, {"age": 62, "stiffness": "present"}]
     for case in cases:
         for reasoning in (True, False):
-            validated = schemas.DiagnosisResponse.model_validate(model.diagnose(case, reasoning=reasoning).to_dict())
+            as_dict = model.diagnose(case, reasoning=reasoning).to_dict()
+            validated = schemas.DiagnosisResponse.model_validate(as_dict)
             assert _extras(validated) == [], "undeclared fields: update service/schemas.py"
+            # the server sends to_dict() as JSON without pydantic: it must be what pydantic would send
+            assert json.loads(diagnosis_body(as_dict)) == json.loads(validated.model_dump_json(exclude_none=True))
     assert _extras(schemas.ModelDescription.model_validate({**model.describe(), "disclaimer": DISCLAIMER})) == []
 
 
