@@ -75,14 +75,16 @@ class GroupedDraws:
         self.group_of = {c: gi for gi, g in enumerate(self.groups) for c in g.members}
         k = len(self.conditions)
         # Per finding: its causes (condition indices), (D,) 1 - leak, (D, n) 1 - link per cause,
-        # and (D, K) the same inhibitors laid over all conditions (1 where not a cause).
-        self.findings: dict[str, tuple[list[int], np.ndarray, np.ndarray, np.ndarray]] = {}
+        # (D, K) the same inhibitors laid over all conditions (1 where not a cause), and per cause
+        # (2, D) its factor when absent (1) and present (1 - link).
+        self.findings: dict[str, tuple[list[int], np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]] = {}
         for fid, parents in params.finding_parents.items():
             keep, links = params.finding_inhibitors[fid]
             links = np.broadcast_to(links, (d, len(parents)))
             per_condition = np.ones((d, k))
             per_condition[:, [cpos[c] for c in parents]] = links
-            self.findings[fid] = ([cpos[c] for c in parents], np.broadcast_to(keep, (d,)), links, per_condition)
+            per_cause = [np.stack([np.ones(d), links[:, j]]) for j in range(len(parents))]
+            self.findings[fid] = ([cpos[c] for c in parents], np.broadcast_to(keep, (d,)), links, per_condition, per_cause)
 
     def _group(self, members: list[str], params: Parameters, cpos: dict[str, int]) -> _Group:
         rf_axes = tuple(r for r in self.rf_ids if any(r in params.condition_parents[c][0] for c in members))
@@ -136,7 +138,7 @@ class GroupedDraws:
         first, coupled, known, shared, crossed = lay.first, lay.coupled, lay.known, lay.shared, lay.crossed
         lam, const = np.ones((d, k)), np.ones(d)  # const: factors shared by every configuration, only matter when 0
         for fid in lay.second:
-            _, keep, _, per_condition = self.findings[fid]
+            _, keep, _, per_condition, _ = self.findings[fid]
             lam, const = lam * per_condition, const * keep
         for fid in lay.constant:
             const = const * (1.0 - self.findings[fid][1])
@@ -252,12 +254,12 @@ def _merged_likelihood(first: list[str], findings: dict, axis: dict[int, int], u
     together while they are small, so only a few multiply the full configuration array."""
     factors: list[tuple[frozenset[int], np.ndarray]] = []
     for fid in sorted(first, key=lambda f: -len(findings[f][0])):
-        parents, keep, links, _ = findings[fid]
+        parents, keep, _, _, per_cause = findings[fid]
         inhibit = keep.reshape(*[1] * u, d)
-        for j, c in enumerate(parents):
+        for c, factor in zip(parents, per_cause, strict=True):
             shape = [1] * u + [d]
             shape[axis[c]] = 2
-            inhibit = inhibit * np.stack([np.ones(d), links[:, j]]).reshape(shape)
+            inhibit = inhibit * factor.reshape(shape)
         table = 1.0 - inhibit
         axes = frozenset(axis[c] for c in parents)
         for i, (have, existing) in enumerate(factors):

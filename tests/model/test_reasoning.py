@@ -211,3 +211,13 @@ def test_grouped_draws_equal_the_full_contraction(model, p_answer):
         full = engine.marginals(ev, method="contraction")
         assert np.isnan(grouped).sum() == np.isnan(full).sum() == 0
         assert np.abs(grouped - full).max() < 1e-12
+
+
+def test_interval_percentiles_are_numpys():
+    from model.reasoning import _percentiles
+
+    rng = np.random.default_rng(3)
+    values = rng.random((200, 11))
+    assert np.abs(_percentiles(values, [5, 95]) - np.percentile(values, [5, 95], axis=0)).max() < 1e-15
+    values[7, 4] = np.nan  # a draw under which the evidence is impossible is left out
+    assert np.abs(_percentiles(values, [5, 95]) - np.nanpercentile(values, [5, 95], axis=0)).max() < 1e-15
