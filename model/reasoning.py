@@ -105,7 +105,7 @@ class Reasoner:
         self._n_states = np.array([len(states) for states in engine.finding_states])
         self._finding_index = {f: i for i, f in enumerate(engine.finding_ids)}
         self._rf_pos = {r: i for i, r in enumerate(engine.risk_factor_ids)}
-        self._sources: dict[tuple[str, str, str], list[dict[str, str]]] = {}
+        self._sources: dict[tuple[str, str], list[list[dict[str, str]]]] = {}
         self._red_flag_rules_by_variable: dict[str, list] = {}
         for rule in self.red_flag_rules:
             for var in rule.when:
@@ -131,29 +131,37 @@ class Reasoner:
         effect = point[None, :] - without
         with np.errstate(divide="ignore", invalid="ignore"):
             factor = _odds(point)[None, :] / _odds(without)
+        # Per condition: largest absolute effect first, ties by variable name (one lexsort for all).
+        name_rank = np.argsort(np.argsort(answered))
+        order = np.lexsort((np.broadcast_to(name_rank, (len(m.conditions), len(answered))), -np.abs(effect.T))).tolist()
+        effects, factors, finite = effect.T.tolist(), factor.T.tolist(), np.isfinite(factor).T.tolist()
+        linked = [self._linked_sources(var, parsed[var]) for var in answered]  # per answer, per condition
         out: dict[str, list[dict[str, Any]]] = {}
         for j, cid in enumerate(m.conditions):
-            order = sorted(range(len(answered)), key=lambda i: (-abs(effect[i, j]), answered[i]))
             items = []
-            for i in order:
-                var, lr = answered[i], float(factor[i, j])
-                sources = self.sources(var, parsed[var], cid)
-                item = {"variable": var, "state": parsed[var], "effect": float(effect[i, j])}
-                if np.isfinite(lr):
-                    item["likelihood_ratio"] = lr
+            for i in order[j]:
+                var, sources = answered[i], linked[i][j]
+                item = {"variable": var, "state": parsed[var], "effect": effects[j][i]}
+                if finite[j][i]:
+                    item["likelihood_ratio"] = factors[j][i]
                 item["link"] = "direct" if sources else "indirect"
                 item["sources"] = sources
                 items.append(item)
             out[cid] = items
         return out
 
+    def _linked_sources(self, variable: str, state: str) -> list[list[dict[str, str]]]:
+        """``sources`` for one answer and every condition, in condition order (cached)."""
+        key = (variable, state)
+        if key not in self._sources:
+            self._sources[key] = [self._find_sources(variable, state, c) for c in self.model.conditions]
+        return self._sources[key]
+
     def sources(self, variable: str, state: str, condition: str) -> list[dict[str, str]]:
         """The priors that link an answer to a condition directly (empty when only indirect).
-        Cached: the same few hundred (answer, condition) pairs recur in every diagnosis."""
-        key = (variable, state, condition)
-        if key not in self._sources:
-            self._sources[key] = self._find_sources(variable, state, condition)
-        return self._sources[key]
+        Cached: the same few hundred (answer, condition) pairs recur in every diagnosis; the lists
+        are shared between diagnoses, so treat them as read-only."""
+        return self._linked_sources(variable, state)[self.model.conditions.index(condition)]
 
     def _find_sources(self, variable: str, state: str, condition: str) -> list[dict[str, str]]:
         priors = self.model.priors
