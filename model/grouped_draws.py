@@ -64,27 +64,30 @@ class GroupedDraws:
     """Exact posteriors for one evidence dict under every draw of a :class:`Parameters`."""
 
     def __init__(self, priors: Priors, params: Parameters) -> None:
+        # Every array keeps the draws on its LAST axis: broadcasts and reductions then run over
+        # long contiguous rows, which is most of this method's speed.
         self.priors = priors
         self.draws = d = params.draws
         self.conditions = list(priors.conditions)
         self.rf_ids = list(priors.risk_factors)
         self.rf_cards = {r: len(priors.risk_factors[r].states) for r in self.rf_ids}
-        self.rf_probs = {r: np.broadcast_to(params.risk_factor_probs[r], (d, self.rf_cards[r])) for r in self.rf_ids}
+        self.rf_probs = {r: np.ascontiguousarray(np.broadcast_to(params.risk_factor_probs[r], (d, self.rf_cards[r])).T)
+                         for r in self.rf_ids}  # (card, D)
         cpos = {c: j for j, c in enumerate(self.conditions)}
         self.groups = [self._group(members, params, cpos) for members in caused_by_groups(priors, params)]
         self.group_of = {c: gi for gi, g in enumerate(self.groups) for c in g.members}
         k = len(self.conditions)
-        # Per finding: its causes (condition indices), (D,) 1 - leak, (D, n) 1 - link per cause,
-        # (D, K) the same inhibitors laid over all conditions (1 where not a cause), and per cause
-        # (2, D) its factor when absent (1) and present (1 - link).
-        self.findings: dict[str, tuple[list[int], np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]] = {}
+        # Per finding: its causes (condition indices), (D,) 1 - leak, (K, D) 1 - link laid over all
+        # conditions (1 where not a cause), and per cause (2, D) its factor absent (1) / present.
+        self.findings: dict[str, tuple[list[int], np.ndarray, np.ndarray, list[np.ndarray]]] = {}
         for fid, parents in params.finding_parents.items():
             keep, links = params.finding_inhibitors[fid]
             links = np.broadcast_to(links, (d, len(parents)))
-            per_condition = np.ones((d, k))
-            per_condition[:, [cpos[c] for c in parents]] = links
+            per_condition = np.ones((k, d))
+            per_condition[[cpos[c] for c in parents]] = links.T
             per_cause = [np.stack([np.ones(d), links[:, j]]) for j in range(len(parents))]
-            self.findings[fid] = ([cpos[c] for c in parents], np.broadcast_to(keep, (d,)), links, per_condition, per_cause)
+            self.findings[fid] = ([cpos[c] for c in parents], np.ascontiguousarray(np.broadcast_to(keep, (d,))),
+                                  per_condition, per_cause)
 
     def _group(self, members: list[str], params: Parameters, cpos: dict[str, int]) -> _Group:
         rf_axes = tuple(r for r in self.rf_ids if any(r in params.condition_parents[c][0] for c in members))
@@ -102,7 +105,7 @@ class GroupedDraws:
                 on = on.transpose(0, *[1 + j for j in order])
                 on = on.reshape(self.draws, *[self.rf_cards[r] if r in rf_par else 1 for r in rf_axes])
                 table[..., config] *= on if config >> i & 1 else 1.0 - on
-        return _Group(tuple(cpos[c] for c in members), rf_axes, table)
+        return _Group(tuple(cpos[c] for c in members), rf_axes, np.ascontiguousarray(np.moveaxis(table, 0, -1)))
 
     # ----------------------------------------------------------------------------------------
     def layout(self, evidence: Mapping[str, str]) -> _Layout:
@@ -136,66 +139,65 @@ class GroupedDraws:
         d, k = self.draws, len(self.conditions)
         lay = layout or self.layout(evidence)
         first, coupled, known, shared, crossed = lay.first, lay.coupled, lay.known, lay.shared, lay.crossed
-        lam, const = np.ones((d, k)), np.ones(d)  # const: factors shared by every configuration, only matter when 0
+        lam, const = np.ones((k, d)), np.ones(d)  # const: factors shared by every configuration, only matter when 0
         for fid in lay.second:
-            _, keep, _, per_condition, _ = self.findings[fid]
+            _, keep, per_condition, _ = self.findings[fid]
             lam, const = lam * per_condition, const * keep
         for fid in lay.constant:
             const = const * (1.0 - self.findings[fid][1])
         ns = len(shared)
 
         # Each group's table with answered risk factors picked, private ones summed in, and its
-        # axes laid over the shared grid: (D, *grid, configs).
+        # axes laid over the shared grid: (*grid, configs, D).
         tables = []
         for g in self.groups:
-            table = g.table[(slice(None), *[known.get(r, slice(None)) for r in g.rf_axes])]
+            table = g.table[tuple(known.get(r, slice(None)) for r in g.rf_axes)]
             remaining = [r for r in g.rf_axes if r not in known]
             for r in [r for r in remaining if r not in shared]:
-                axis = 1 + remaining.index(r)
-                shape = [d] + [1] * (table.ndim - 1)
-                shape[axis] = self.rf_cards[r]
-                table = (table * self.rf_probs[r].reshape(shape)).sum(axis=axis)
+                at = remaining.index(r)
+                shape = [1] * table.ndim
+                shape[at], shape[-1] = self.rf_cards[r], d
+                table = (table * self.rf_probs[r].reshape(shape)).sum(axis=at)
                 remaining.remove(r)
-            tables.append(table.reshape(d, *[self.rf_cards[r] if r in remaining else 1 for r in shared], table.shape[-1]))
+            tables.append(table.reshape(*[self.rf_cards[r] if r in remaining else 1 for r in shared], *table.shape[-2:]))
 
         # Uncoupled groups in closed form over the grid: z = sum over configs, and each member's
         # share of it; their product times P(cell) is the weight of each grid cell.
-        grid_axes = tuple(range(1, 1 + ns))
-        weight = np.ones((d,) + (1,) * ns)
+        grid_axes = tuple(range(ns))
+        weight = np.ones((1,) * ns + (d,))
         for i, r in enumerate(shared):
-            shape = [d] + [1] * ns
-            shape[1 + i] = self.rf_cards[r]
+            shape = [1] * ns + [d]
+            shape[i] = self.rf_cards[r]
             weight = weight * self.rf_probs[r].reshape(shape)
         shares: list[tuple[int, np.ndarray]] = []
         for gi, g in enumerate(self.groups):
             if gi in coupled:
                 continue
-            joint = tables[gi] * _config_factors(lam, g.members)[(slice(None), *[None] * ns)]
-            z = joint.sum(axis=-1)
+            joint = tables[gi] * _config_factors(lam, g.members)
+            z = joint.sum(axis=-2)
             weight = weight * z
             for i, c in enumerate(g.members):
-                y = joint[..., _present(len(g.members), i)].sum(axis=-1)
+                y = joint[..., _present(len(g.members), i), :].sum(axis=-2)
                 shares.append((c, np.divide(y, z, out=np.zeros_like(y), where=z > 0)))
-        out = np.empty((d, k))
+        out = np.empty((k, d))
         if not coupled:
             total = weight.sum(axis=grid_axes)
             for c, share in shares:
-                out[:, c] = (weight * share).sum(axis=grid_axes)
+                out[c] = (weight * share).sum(axis=grid_axes)
             return _normalise(out, total, const)
 
-        # Coupled groups: enumerate their joint configurations (one axis per member; draws last,
-        # so every broadcast multiplies long contiguous rows). Groups that use a crossed risk
-        # factor ("dependent") are crossed with its grid cells and the cells summed out before the
-        # others and the first-state likelihood join; the cells of uncrossed risk factors are
-        # summed first.
+        # Coupled groups: enumerate their joint configurations (one axis per member). Groups that
+        # use a crossed risk factor ("dependent") are crossed with its grid cells and the cells
+        # summed out before the others and the first-state likelihood join; the cells of
+        # uncrossed risk factors are summed first.
         cross_shape = [self.rf_cards[r] if r in crossed else 1 for r in shared]
-        summed = tuple(1 + i for i, r in enumerate(shared) if r not in crossed)
-        cells = int(np.prod(cross_shape))
-        cell = weight.sum(axis=summed, keepdims=True).reshape(d, cells)
+        summed = tuple(i for i, r in enumerate(shared) if r not in crossed)
+        cells = prod(cross_shape)
+        cell = weight.sum(axis=summed, keepdims=True).reshape(cells, d)
         # Each uncoupled member's share of its cell's weight (its posterior given the cell).
-        ratios = [(c, np.divide(ws := (weight * share).sum(axis=summed, keepdims=True).reshape(d, cells), cell,
-                                out=np.zeros_like(ws), where=cell > 0).T) for c, share in shares]
-        crossed_axes = [1 + i for i, r in enumerate(shared) if r in crossed]
+        ratios = [(c, np.divide(ws := (weight * share).sum(axis=summed, keepdims=True).reshape(cells, d), cell,
+                                out=np.zeros_like(ws), where=cell > 0)) for c, share in shares]
+        crossed_axes = [i for i, r in enumerate(shared) if r in crossed]
         dependent = [gi for gi in coupled if any(tables[gi].shape[a] > 1 for a in crossed_axes)]
         independent = [gi for gi in coupled if gi not in dependent]
         # a group's members in reverse, so its config index splits into member axes in order
@@ -204,25 +206,24 @@ class GroupedDraws:
         u_dep = sum(len(self.groups[gi].members) for gi in dependent)
         axis = {c: i for i, c in enumerate(members)}
 
-        def member_table(gi: int) -> tuple[int, np.ndarray]:
+        def member_table(gi: int, cells_axis: bool, width: int) -> np.ndarray:
+            """The group's table with its config split into member axes at their place."""
             g = self.groups[gi]
             size = len(g.members)
-            table = tables[gi] * _config_factors(lam, g.members).reshape(d, *[1] * ns, 2**size)
-            table = np.broadcast_to(table, (d, *cross_shape, 2**size)).reshape(d, cells, 2**size)
-            return size, np.ascontiguousarray(np.moveaxis(table, 0, -1))  # (cells, configs, D)
+            table = tables[gi] * _config_factors(lam, g.members)
+            table = np.broadcast_to(table, (*cross_shape, *table.shape[-2:])).reshape(cells, 2**size, d)
+            at = axis[g.members[-1]]
+            shape = [*[1] * at, *[2] * size, *[1] * (width - at - size), d]
+            return table.reshape(cells, *shape) if cells_axis else table[0].reshape(shape)
 
         # A(cell, dependent config) = P(cell) x the uncoupled z x the dependent groups' tables
-        dep = np.ascontiguousarray(cell.T).reshape(cells, *[1] * u_dep, d)
+        dep = cell.reshape(cells, *[1] * u_dep, d)
         for gi in dependent:
-            size, table = member_table(gi)
-            at = axis[self.groups[gi].members[-1]]
-            dep = dep * table.reshape(cells, *[1] * at, *[2] * size, *[1] * (u_dep - at - size), d)
+            dep = dep * member_table(gi, True, u_dep)
         # I x L: the independent groups (the same in every cell) and the first-state likelihood
         rest = np.ones((1,) * u + (d,))
         for gi in independent:
-            size, table = member_table(gi)
-            at = axis[self.groups[gi].members[-1]]
-            rest = rest * table[0].reshape(*[1] * at, *[2] * size, *[1] * (u - at - size), d)
+            rest = rest * member_table(gi, False, u)
         for _, factor in _merged_likelihood(first, self.findings, axis, u, d):
             rest = rest * factor
         rest = np.broadcast_to(rest, (2,) * u + (d,))
@@ -232,17 +233,17 @@ class GroupedDraws:
             per_dep = rest.reshape(2**u_dep, 2 ** (u - u_dep), d).sum(axis=1)
             per_cell = (dep.reshape(cells, 2**u_dep, d) * per_dep).sum(axis=1)  # (cells, D)
             for c, ratio in ratios:
-                out[:, c] = (per_cell * ratio).sum(axis=0)
+                out[c] = (per_cell * ratio).sum(axis=0)
         bits = (np.arange(2**u)[:, None] >> np.arange(u - 1, -1, -1)[None, :]) & 1  # C order: axis 0 is the top bit
-        out[:, members] = (bits.T @ joint.reshape(2**u, d)).T
+        out[members] = bits.T.astype(float) @ joint.reshape(2**u, d)
         return _normalise(out, total, const)
 
 
 def _normalise(numerators: np.ndarray, total: np.ndarray, const: np.ndarray) -> np.ndarray:
-    """Numerators over the total; NaN for draws under which the evidence is impossible (the total
-    is 0, or a factor shared by every configuration is, which otherwise cancels)."""
+    """(D, K) numerators (given as (K, D)) over the total; NaN for draws under which the evidence is
+    impossible (the total is 0, or a factor shared by every configuration is, which otherwise cancels)."""
     possible = (total > 0) & (const > 0)
-    out = numerators / np.where(possible, total, 1.0)[:, None]
+    out = (numerators / np.where(possible, total, 1.0)).T
     out[~possible] = np.nan
     return out
 
@@ -254,7 +255,7 @@ def _merged_likelihood(first: list[str], findings: dict, axis: dict[int, int], u
     together while they are small, so only a few multiply the full configuration array."""
     factors: list[tuple[frozenset[int], np.ndarray]] = []
     for fid in sorted(first, key=lambda f: -len(findings[f][0])):
-        parents, keep, _, _, per_cause = findings[fid]
+        parents, keep, _, per_cause = findings[fid]
         inhibit = keep.reshape(*[1] * u, d)
         for c, factor in zip(parents, per_cause, strict=True):
             shape = [1] * u + [d]
@@ -278,10 +279,11 @@ def _merged_likelihood(first: list[str], findings: dict, axis: dict[int, int], u
 
 
 def _config_factors(lam: np.ndarray, members: tuple[int, ...]) -> np.ndarray:
-    """(D, 2**n) product of the present members' likelihood factors, per config (bit i <=> member i)."""
-    factors = np.ones((lam.shape[0], 1))
+    """(2**n, D) product of the present members' likelihood factors ``lam`` (K, D), per config (bit
+    i <=> member i)."""
+    factors = np.ones((1, lam.shape[1]))
     for c in members:
-        factors = np.concatenate([factors, factors * lam[:, c:c + 1]], axis=1)
+        factors = np.concatenate([factors, factors * lam[c]], axis=0)
     return factors
 
 
