@@ -125,6 +125,7 @@ class Engine:
                     rows.append(np.where(probs > 0, np.log(np.maximum(probs, 1e-300)), NEG))
         self.finding_offsets = np.array(offsets, dtype=np.intp)
         self.log_lik = np.array(rows)  # (S, 2^K)
+        self.feature_has_zero = (self.log_lik <= NEG / 2).any(axis=1)  # a state impossible in some configuration
         self.n_features = self.log_lik.shape[0]
         # Mixed-radix weights to turn a risk-factor answer pattern (with -1 = unknown) into a key.
         self._pattern_radix = np.cumprod(np.concatenate([[1], self.rf_cards[:-1] + 1])).astype(np.int64)

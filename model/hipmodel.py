@@ -119,16 +119,21 @@ class HipModel:
         """Posterior of every condition, most probable first, with triage and red flags; and,
         unless ``reasoning=False``, why (effects), how sure (intervals) and what to ask next."""
         parsed = self.parse_evidence(evidence)
-        result = self.infer([parsed], joint=reasoning)  # the joint feeds the next-question gains
+        if not reasoning:
+            result = self.infer([parsed])
+            _raise_if_impossible(result)
+            return self._diagnosis(parsed, dict(zip(self.conditions, map(float, result.marginals[0]), strict=True)))
+        # The case's own tables serve the posterior, the effects and the next questions.
+        variants = self.reasoner.variants(parsed)
+        result = variants.base()
         _raise_if_impossible(result)
         point = result.marginals[0]
         posterior = dict(zip(self.conditions, map(float, point), strict=True))
-        if not reasoning:
-            return self._diagnosis(parsed, posterior)
         intervals, info = self.reasoner.intervals(parsed, point)
-        questions, should_stop = self.reasoner.next_questions(parsed, point, base=result)
+        questions, should_stop = self.reasoner.next_questions(parsed, point, variants=variants)
         info = {"should_stop": should_stop, **info}
-        return self._diagnosis(parsed, posterior, intervals=intervals, effects=self.reasoner.effects(parsed, point),
+        effects = self.reasoner.effects(parsed, point, variants=variants)
+        return self._diagnosis(parsed, posterior, intervals=intervals, effects=effects,
                                next_questions=questions, extras={"reasoning": info})
 
     def sensitivity(self, evidence: Mapping[str, Any], condition: str) -> pd.DataFrame:

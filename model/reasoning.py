@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .case_variants import CaseVariants
 from .draw_engine import DrawEngine
 from .draws import draw_values, sweep_values
-from .engine import EngineResult
 from .parameters import build_parameters
 from .priors import Prior
 
@@ -112,22 +112,21 @@ class Reasoner:
                 self._red_flag_rules_by_variable.setdefault(var, []).append(rule)
 
     # ------------------------------------------------------------------ why
-    def effects(self, parsed: Mapping[str, str], point: np.ndarray) -> dict[str, list[dict[str, Any]]]:
+    def effects(self, parsed: Mapping[str, str], point: np.ndarray,
+                variants: CaseVariants | None = None) -> dict[str, list[dict[str, Any]]]:
         """Per condition: each answer's effect and Bayes factor, largest effect first."""
         m = self.model
         answered = list(parsed)
         if not answered:
             return {c: [] for c in m.conditions}
-        # One row per answer, that answer left out; one engine call (the full path: a few dense
-        # products beat the factored path's per-group work for a few dozen rows).
-        rf, fd = m.codes(parsed)
-        rf_rows, fd_rows = np.repeat(rf, len(answered), axis=0), np.repeat(fd, len(answered), axis=0)
-        for i, var in enumerate(answered):
-            if var in self._rf_pos:
-                rf_rows[i, self._rf_pos[var]] = -1
-            else:
-                fd_rows[i, self._finding_index[var]] = -1
-        without = m.engine.posterior(rf_rows, fd_rows, factored=False).marginals  # (n_answers, K)
+        variants = variants or self.variants(parsed)
+        rf_vars = [v for v in answered if v in self._rf_pos]
+        finding_vars = [v for v in answered if v not in self._rf_pos]
+        rf_part, finding_part = variants.without([self._rf_pos[v] for v in rf_vars],
+                                                 [self._finding_index[v] for v in finding_vars])
+        row = {v: i for i, v in enumerate(rf_vars)}
+        row.update({v: len(rf_vars) + i for i, v in enumerate(finding_vars)})
+        without = np.concatenate([rf_part.marginals, finding_part.marginals])[[row[v] for v in answered]]  # (n_answers, K)
         effect = point[None, :] - without
         with np.errstate(divide="ignore", invalid="ignore"):
             factor = _odds(point)[None, :] / _odds(without)
@@ -149,6 +148,11 @@ class Reasoner:
                 items.append(item)
             out[cid] = items
         return out
+
+    def variants(self, parsed: Mapping[str, str]) -> CaseVariants:
+        """The case's own tables, shared by effects and next questions."""
+        rf, fd = self.model.codes(parsed)
+        return CaseVariants(self.model.engine, rf[0], fd[0])
 
     def _linked_sources(self, variable: str, state: str) -> list[list[dict[str, str]]]:
         """``sources`` for one answer and every condition, in condition order (cached)."""
@@ -212,22 +216,21 @@ class Reasoner:
 
     # ------------------------------------------------------------------ what next
     def next_questions(self, parsed: Mapping[str, str], point: np.ndarray,
-                       base: EngineResult | None = None) -> tuple[list[dict[str, Any]], bool]:
+                       variants: CaseVariants | None = None) -> tuple[list[dict[str, Any]], bool]:
         """Unanswered questions ranked for asking next, and whether to stop asking.
 
         For a finding F (a child of the conditions C), I(C; F | e) = H(F | e) - E[H(F | C)], and
         both terms come from the posterior joint over C and the compiled P(F | C): no extra
         inference. A risk factor R is a parent of C, so I(C; R | e) = H(C | e) - E_r[H(C | e, r)]
-        needs one posterior per state of R. ``base`` is the case's own result with its joint, if
-        the caller has it.
+        needs one posterior per state of R.
         """
         m, s = self.model, self.settings
         engine = m.engine
         candidates = [v for v in m.evidence_order if v not in parsed]
         if not candidates:
             return [], True
-        if base is None or base.joint is None:
-            base = m.infer([parsed], joint=True)
+        variants = variants or self.variants(parsed)
+        base = variants.base()
         joint = np.nan_to_num(base.joint[0])  # (2^K,) over condition configs, bit j <=> condition j present
         h_base = float(_entropy_bits(joint))
         cpos = {c: j for j, c in enumerate(m.conditions)}
@@ -247,22 +250,17 @@ class Reasoner:
             finding_mnm += h_now - np.add.reduceat(state_p * _binary_entropy_bits(after), offsets)
         # Risk factors: one posterior (with its joint) per state of each unanswered one, in one call.
         rf_vars = [v for v in candidates if v in self._rf_pos]
-        if rf_vars:
-            rf, fd = m.codes(parsed)
-            rf_index = [v for v in rf_vars for _ in m.variables[v].states]
-            rf_rows, fd_rows = np.repeat(rf, len(rf_index), axis=0), np.repeat(fd, len(rf_index), axis=0)
-            rf_rows[np.arange(len(rf_index)), [self._rf_pos[v] for v in rf_index]] = [
-                code for v in rf_vars for code in range(len(m.variables[v].states))]
-            rf_res = m.engine.posterior(rf_rows, fd_rows, joint=True)
-            with np.errstate(invalid="ignore", over="ignore"):
-                rf_weight = np.exp(rf_res.log_evidence - base.log_evidence[0])
-            rf_entropy = _entropy_bits(np.nan_to_num(rf_res.joint))  # (rows,)
-            rf_mnm = [_binary_entropy_bits(np.nan_to_num(rf_res.marginals[:, cpos[c]])) for c in plausible]
+        rf_res, rf_spans = variants.with_risk_factors([self._rf_pos[v] for v in rf_vars])
+        with np.errstate(invalid="ignore", over="ignore"):
+            rf_weight = np.nan_to_num(np.exp(rf_res.log_evidence - base.log_evidence[0]))
+        rf_entropy = _entropy_bits(np.nan_to_num(rf_res.joint))  # H(C | e, r) per row
+        rf_mnm = [_binary_entropy_bits(np.nan_to_num(rf_res.marginals[:, cpos[c]])) for c in plausible]
+        rf_span = dict(zip(rf_vars, rf_spans, strict=True))
         scored = []
         for var in candidates:
             states = m.variables[var].states
             if var in self._rf_pos:
-                rows = [i for i, v in enumerate(rf_index) if v == var]
+                rows = rf_span[var]
                 p = rf_weight[rows] / rf_weight[rows].sum()
                 eig = h_base - float(np.dot(p, rf_entropy[rows]))
                 mnm_bits = sum(float(_binary_entropy_bits(np.array(point[cpos[c]])) - np.dot(p, h[rows]))

@@ -1,0 +1,104 @@
+"""Posteriors of one case and of its one-answer variants, from the case's own tables.
+
+Why: the reasoning around a diagnosis needs the case's posterior and joint, the posterior with
+each answer left out (effects), and the posterior with each unanswered risk factor answered
+(next-question gains). Sent through the engine as rows, each variant repeats the findings'
+likelihood product and the risk-factor prior lookup. Here the findings' log-likelihood over the
+``2**K`` condition configurations is summed once; a variant then only swaps the risk-factor prior
+(a sum over the grid's unanswered axes) or drops one finding's row. Same arithmetic as the
+engine's full path, so the same numbers to rounding (tested against it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .engine import Engine
+from .engine_math import ZERO_EVIDENCE
+
+
+@dataclass(frozen=True)
+class VariantResult:
+    """``marginals`` (n, K); ``joint`` (n, 2**K) posterior over condition configurations;
+    ``log_evidence`` (n,) up to a constant shared by variants with the same findings (so their
+    differences are log likelihood ratios). Rows whose evidence is impossible are NaN / -inf."""
+
+    marginals: np.ndarray
+    joint: np.ndarray
+    log_evidence: np.ndarray
+
+    @property
+    def impossible(self) -> np.ndarray:
+        return ~np.isfinite(self.log_evidence)
+
+
+class CaseVariants:
+    """One case, given as engine codes (-1 = unanswered), and its variants."""
+
+    def __init__(self, engine: Engine, rf_codes: Sequence[int], finding_codes: Sequence[int]) -> None:
+        self.engine = engine
+        self.rf_codes = np.asarray(rf_codes, dtype=np.int64).reshape(-1)
+        self.finding_codes = np.asarray(finding_codes, dtype=np.int64).reshape(-1)
+        answered = np.flatnonzero(self.finding_codes >= 0)
+        self.features = {int(f): int(engine.finding_offsets[f] + self.finding_codes[f]) for f in answered}
+        rows = engine.log_lik[list(self.features.values())]
+        self.log_lik = rows.sum(axis=0) if len(rows) else np.zeros(engine.log_lik.shape[1])
+        self._grid = engine.joint_rc.reshape(*engine.rf_cards, -1)
+        self.prior = self.rf_prior(self.rf_codes)
+
+    def rf_prior(self, rf_codes: np.ndarray) -> np.ndarray:
+        """(2^K,) P(C, answered risk factors): the grid summed over its unanswered axes."""
+        picked = self._grid[tuple(int(c) if c >= 0 else slice(None) for c in rf_codes)]
+        return picked.sum(axis=tuple(range(picked.ndim - 1))) if picked.ndim > 1 else picked
+
+    def _posterior(self, priors: np.ndarray, log_lik: np.ndarray) -> VariantResult:
+        """Rows of P(C, risk factors) times rows (or one row) of exp(log-likelihood), normalised."""
+        top = log_lik.max(axis=-1, keepdims=True)
+        weights = priors * np.exp(log_lik - top)
+        total = weights.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            joint = weights / total[:, None]
+            log_evidence = np.log(total) + top.reshape(-1)
+        # zero total, or every configuration carries a log(0) stand-in (as in the engine)
+        impossible = (total <= 0) | (np.broadcast_to(top.reshape(-1), total.shape) < ZERO_EVIDENCE)
+        joint[impossible] = np.nan
+        log_evidence[impossible] = -np.inf
+        return VariantResult(joint @ self.engine.configs, joint, log_evidence)
+
+    def base(self) -> VariantResult:
+        """The case itself (one row)."""
+        return self._posterior(self.prior[None, :], self.log_lik[None, :])
+
+    def without(self, risk_factors: Sequence[int], findings: Sequence[int]) -> tuple[VariantResult, VariantResult]:
+        """The case with one answer left out: one row per listed risk factor, then per finding
+        (engine indices of answered variables)."""
+        rf_priors = []
+        for j in risk_factors:
+            codes = self.rf_codes.copy()
+            codes[j] = -1
+            rf_priors.append(self.rf_prior(codes))
+        rf_part = self._posterior(np.array(rf_priors).reshape(len(rf_priors), self.prior.shape[0]), self.log_lik[None, :])
+        log_liks = np.empty((len(findings), self.log_lik.shape[0]))
+        for i, f in enumerate(findings):
+            feature = self.features[f]
+            if not self.engine.feature_has_zero[feature]:  # no log(0) stand-in: subtracting the row is exact enough
+                log_liks[i] = self.log_lik - self.engine.log_lik[feature]
+            else:  # a log(0) stand-in swamps the sum: add up the other rows instead
+                others = [r for g, r in self.features.items() if g != f]
+                log_liks[i] = self.engine.log_lik[others].sum(axis=0) if others else 0.0
+        return rf_part, self._posterior(self.prior[None, :], log_liks)
+
+    def with_risk_factors(self, risk_factors: Sequence[int]) -> tuple[VariantResult, list[slice]]:
+        """The case with each listed unanswered risk factor answered, one row per state (all in
+        one result), and the rows of each risk factor."""
+        priors, spans = [], []
+        for j in risk_factors:
+            spans.append(slice(len(priors), len(priors) + int(self.engine.rf_cards[j])))
+            for state in range(self.engine.rf_cards[j]):
+                codes = self.rf_codes.copy()
+                codes[j] = state
+                priors.append(self.rf_prior(codes))
+        return self._posterior(np.array(priors).reshape(len(priors), self.prior.shape[0]), self.log_lik[None, :]), spans
