@@ -190,12 +190,10 @@ class GroupedDraws:
         # use a crossed risk factor ("dependent") are crossed with its grid cells and the cells
         # summed out before the others and the first-state likelihood join; the cells of
         # uncrossed risk factors are summed first.
-        cross_shape = [self.rf_cards[r] if r in crossed else 1 for r in shared]
         summed = tuple(i for i, r in enumerate(shared) if r not in crossed)
-        cells = prod(cross_shape)
-        cell = weight.sum(axis=summed, keepdims=True).reshape(cells, d)
+        cell = weight.sum(axis=summed, keepdims=True)  # (*grid with uncrossed axes summed to 1, D)
         # Each uncoupled member's share of its cell's weight (its posterior given the cell).
-        ratios = [(c, np.divide(ws := (weight * share).sum(axis=summed, keepdims=True).reshape(cells, d), cell,
+        ratios = [(c, np.divide(ws := (weight * share).sum(axis=summed, keepdims=True), cell,
                                 out=np.zeros_like(ws), where=cell > 0)) for c, share in shares]
         crossed_axes = [i for i, r in enumerate(shared) if r in crossed]
         dependent = [gi for gi in coupled if any(tables[gi].shape[a] > 1 for a in crossed_axes)]
@@ -206,34 +204,34 @@ class GroupedDraws:
         u_dep = sum(len(self.groups[gi].members) for gi in dependent)
         axis = {c: i for i, c in enumerate(members)}
 
-        def member_table(gi: int, cells_axis: bool, width: int) -> np.ndarray:
-            """The group's table with its config split into member axes at their place."""
+        def member_table(gi: int, width: int) -> np.ndarray:
+            """The group's table (*grid, configs, D) with its config split into member axes at their place."""
             g = self.groups[gi]
             size = len(g.members)
             table = tables[gi] * _config_factors(lam, g.members)
-            table = np.broadcast_to(table, (*cross_shape, *table.shape[-2:])).reshape(cells, 2**size, d)
             at = axis[g.members[-1]]
-            shape = [*[1] * at, *[2] * size, *[1] * (width - at - size), d]
-            return table.reshape(cells, *shape) if cells_axis else table[0].reshape(shape)
+            return table.reshape(*table.shape[:-2], *[1] * at, *[2] * size, *[1] * (width - at - size), d)
 
         # A(cell, dependent config) = P(cell) x the uncoupled z x the dependent groups' tables
-        dep = cell.reshape(cells, *[1] * u_dep, d)
+        dep = cell.reshape(*cell.shape[:-1], *[1] * u_dep, d)
         for gi in dependent:
-            dep = dep * member_table(gi, True, u_dep)
+            dep = dep * member_table(gi, u_dep)
         # I x L: the independent groups (the same in every cell) and the first-state likelihood
         rest = np.ones((1,) * u + (d,))
         for gi in independent:
-            rest = rest * member_table(gi, False, u)
+            table = member_table(gi, u)
+            rest = rest * table.reshape(table.shape[ns:])  # its grid axes are all 1: it uses no crossed risk factor
         for _, factor in _merged_likelihood(first, self.findings, axis, u, d):
             rest = rest * factor
         rest = np.broadcast_to(rest, (2,) * u + (d,))
-        joint = dep.sum(axis=0).reshape(*[2] * u_dep, *[1] * (u - u_dep), d) * rest  # (2,..,2, D)
+        dep_axes = tuple(range(ns, ns + u_dep))
+        joint = dep.sum(axis=grid_axes).reshape(*[2] * u_dep, *[1] * (u - u_dep), d) * rest  # (2,..,2, D)
         total = joint.reshape(2**u, d).sum(axis=0)
         if ratios:  # P(cell, e) for the uncoupled members' shares: sum_dep A(cell, dep) * sum_indep (I x L)
-            per_dep = rest.reshape(2**u_dep, 2 ** (u - u_dep), d).sum(axis=1)
-            per_cell = (dep.reshape(cells, 2**u_dep, d) * per_dep).sum(axis=1)  # (cells, D)
+            per_dep = rest.reshape(2**u_dep, 2 ** (u - u_dep), d).sum(axis=1).reshape(*[2] * u_dep, d)
+            per_cell = (dep * per_dep).sum(axis=dep_axes)  # (*grid, D)
             for c, ratio in ratios:
-                out[c] = (per_cell * ratio).sum(axis=0)
+                out[c] = (per_cell * ratio).sum(axis=grid_axes)
         bits = (np.arange(2**u)[:, None] >> np.arange(u - 1, -1, -1)[None, :]) & 1  # C order: axis 0 is the top bit
         out[members] = bits.T.astype(float) @ joint.reshape(2**u, d)
         return _normalise(out, total, const)
