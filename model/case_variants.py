@@ -48,6 +48,7 @@ class CaseVariants:
         self.log_lik = rows.sum(axis=0) if len(rows) else np.zeros(engine.log_lik.shape[1])
         self._grid = engine.joint_rc.reshape(*engine.rf_cards, -1)
         self.prior = self.rf_prior(self.rf_codes)
+        self._base: VariantResult | None = None
 
     def rf_prior(self, rf_codes: np.ndarray) -> np.ndarray:
         """(2^K,) P(C, answered risk factors): the grid summed over its unanswered axes."""
@@ -69,8 +70,10 @@ class CaseVariants:
         return VariantResult(joint @ self.engine.configs, joint, log_evidence)
 
     def base(self) -> VariantResult:
-        """The case itself (one row)."""
-        return self._posterior(self.prior[None, :], self.log_lik[None, :])
+        """The case itself (one row; computed once)."""
+        if self._base is None:
+            self._base = self._posterior(self.prior[None, :], self.log_lik[None, :])
+        return self._base
 
     def without(self, risk_factors: Sequence[int], findings: Sequence[int]) -> tuple[VariantResult, VariantResult]:
         """The case with one answer left out: one row per listed risk factor, then per finding

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from math import prod
 
 import numpy as np
@@ -232,8 +233,7 @@ class GroupedDraws:
             per_cell = (dep * per_dep).sum(axis=dep_axes)  # (*grid, D)
             for c, ratio in ratios:
                 out[c] = (per_cell * ratio).sum(axis=grid_axes)
-        bits = (np.arange(2**u)[:, None] >> np.arange(u - 1, -1, -1)[None, :]) & 1  # C order: axis 0 is the top bit
-        out[members] = bits.T.astype(float) @ joint.reshape(2**u, d)
+        out[members] = _member_bits(u) @ joint.reshape(2**u, d)
         return _normalise(out, total, const)
 
 
@@ -285,6 +285,13 @@ def _config_factors(lam: np.ndarray, members: tuple[int, ...]) -> np.ndarray:
     return factors
 
 
+@cache
+def _member_bits(u: int) -> np.ndarray:
+    """(u, 2**u) 1.0 where member i is present in config x; C order, so axis 0 is the top bit."""
+    return ((np.arange(2**u)[None, :] >> np.arange(u - 1, -1, -1)[:, None]) & 1).astype(float)
+
+
+@cache
 def _present(size: int, i: int) -> np.ndarray:
     return np.array([cfg for cfg in range(2**size) if cfg >> i & 1])
 
