@@ -22,12 +22,13 @@ from .engine_math import ZERO_EVIDENCE
 
 @dataclass(frozen=True)
 class VariantResult:
-    """``marginals`` (n, K); ``joint`` (n, 2**K) posterior over condition configurations;
+    """``marginals`` (n, K); ``joint`` (n, 2**K) posterior over condition configurations (None when
+    not asked for);
     ``log_evidence`` (n,) up to a constant shared by variants with the same findings (so their
     differences are log likelihood ratios). Rows whose evidence is impossible are NaN / -inf."""
 
     marginals: np.ndarray
-    joint: np.ndarray
+    joint: np.ndarray | None
     log_evidence: np.ndarray
 
     @property
@@ -50,24 +51,31 @@ class CaseVariants:
         self.prior = self.rf_prior(self.rf_codes)
         self._base: VariantResult | None = None
 
-    def rf_prior(self, rf_codes: np.ndarray) -> np.ndarray:
-        """(2^K,) P(C, answered risk factors): the grid summed over its unanswered axes."""
+    def rf_prior(self, rf_codes: np.ndarray, keep: int | None = None) -> np.ndarray:
+        """(2^K,) P(C, answered risk factors): the grid summed over its unanswered axes; with
+        ``keep`` (an unanswered risk factor), (its states, 2^K): that axis is not summed."""
         picked = self._grid[tuple(int(c) if c >= 0 else slice(None) for c in rf_codes)]
-        return picked.sum(axis=tuple(range(picked.ndim - 1))) if picked.ndim > 1 else picked
+        unanswered = [j for j, c in enumerate(rf_codes) if c < 0]
+        axes = tuple(i for i, j in enumerate(unanswered) if j != keep)
+        return picked.sum(axis=axes) if axes else picked
 
-    def _posterior(self, priors: np.ndarray, log_lik: np.ndarray) -> VariantResult:
-        """Rows of P(C, risk factors) times rows (or one row) of exp(log-likelihood), normalised."""
+    def _posterior(self, priors: np.ndarray, log_lik: np.ndarray, joint: bool = True) -> VariantResult:
+        """Rows of P(C, risk factors) times rows (or one row) of exp(log-likelihood), normalised;
+        ``joint=False`` leaves the posterior joint out."""
         top = log_lik.max(axis=-1, keepdims=True)
         weights = priors * np.exp(log_lik - top)
         total = weights.sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            joint = weights / total[:, None]
-            log_evidence = np.log(total) + top.reshape(-1)
         # zero total, or every configuration carries a log(0) stand-in (as in the engine)
         impossible = (total <= 0) | (np.broadcast_to(top.reshape(-1), total.shape) < ZERO_EVIDENCE)
-        joint[impossible] = np.nan
-        log_evidence[impossible] = -np.inf
-        return VariantResult(joint @ self.engine.configs, joint, log_evidence)
+        safe = np.where(impossible, 1.0, total)
+        log_evidence = np.where(impossible, -np.inf, np.log(safe) + top.reshape(-1))
+        marginals = (weights @ self.engine.configs) / safe[:, None]
+        marginals[impossible] = np.nan
+        posterior_joint = None
+        if joint:
+            posterior_joint = weights / safe[:, None]
+            posterior_joint[impossible] = np.nan
+        return VariantResult(marginals, posterior_joint, log_evidence)
 
     def base(self) -> VariantResult:
         """The case itself (one row; computed once)."""
@@ -77,13 +85,14 @@ class CaseVariants:
 
     def without(self, risk_factors: Sequence[int], findings: Sequence[int]) -> tuple[VariantResult, VariantResult]:
         """The case with one answer left out: one row per listed risk factor, then per finding
-        (engine indices of answered variables)."""
+        (engine indices of answered variables). Marginals only."""
         rf_priors = []
         for j in risk_factors:
             codes = self.rf_codes.copy()
             codes[j] = -1
             rf_priors.append(self.rf_prior(codes))
-        rf_part = self._posterior(np.array(rf_priors).reshape(len(rf_priors), self.prior.shape[0]), self.log_lik[None, :])
+        rf_part = self._posterior(np.array(rf_priors).reshape(len(rf_priors), self.prior.shape[0]), self.log_lik[None, :],
+                                  joint=False)
         log_liks = np.empty((len(findings), self.log_lik.shape[0]))
         for i, f in enumerate(findings):
             feature = self.features[f]
@@ -92,7 +101,7 @@ class CaseVariants:
             else:  # a log(0) stand-in swamps the sum: add up the other rows instead
                 others = [r for g, r in self.features.items() if g != f]
                 log_liks[i] = self.engine.log_lik[others].sum(axis=0) if others else 0.0
-        return rf_part, self._posterior(self.prior[None, :], log_liks)
+        return rf_part, self._posterior(self.prior[None, :], log_liks, joint=False)
 
     def with_risk_factors(self, risk_factors: Sequence[int]) -> tuple[VariantResult, list[slice]]:
         """The case with each listed unanswered risk factor answered, one row per state (all in
@@ -100,8 +109,5 @@ class CaseVariants:
         priors, spans = [], []
         for j in risk_factors:
             spans.append(slice(len(priors), len(priors) + int(self.engine.rf_cards[j])))
-            for state in range(self.engine.rf_cards[j]):
-                codes = self.rf_codes.copy()
-                codes[j] = state
-                priors.append(self.rf_prior(codes))
+            priors.extend(self.rf_prior(self.rf_codes, keep=j))
         return self._posterior(np.array(priors).reshape(len(priors), self.prior.shape[0]), self.log_lik[None, :]), spans

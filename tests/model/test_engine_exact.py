@@ -220,3 +220,40 @@ def test_loading_the_model_does_not_import_pgmpy():
     code = "import sys; from model import load_model; m = load_model(); m.diagnose({'age': 40}); print('pgmpy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_case_variants_equal_engine_rows(model):
+    """The reasoning's one-answer variants (left out, or a risk factor answered) are the engine's
+    posteriors of those rows, joints and log-evidence differences included."""
+    from model.case_variants import CaseVariants
+
+    rng = np.random.default_rng(8)
+    engine = model.engine
+    for _ in range(12):
+        ev = {v: str(rng.choice(var.states)) for v, var in model.variables.items() if rng.random() < rng.choice([0.3, 0.7, 1.0])}
+        rf, fd = model.codes(ev)
+        variants = CaseVariants(engine, rf[0], fd[0])
+        base = engine.posterior(rf, fd, joint=True)
+        assert np.abs(variants.base().marginals - base.marginals).max() < 1e-12
+        assert np.abs(variants.base().joint - base.joint).max() < 1e-12
+        answered_rf = [j for j in range(rf.shape[1]) if rf[0, j] >= 0]
+        answered_fd = [f for f in range(fd.shape[1]) if fd[0, f] >= 0]
+        rf_part, fd_part = variants.without(answered_rf, answered_fd)
+        for i, j in enumerate(answered_rf):
+            r = rf.copy()
+            r[0, j] = -1
+            assert np.abs(rf_part.marginals[i] - engine.posterior(r, fd).marginals[0]).max() < 1e-12
+        for i, f in enumerate(answered_fd):
+            d = fd.copy()
+            d[0, f] = -1
+            assert np.abs(fd_part.marginals[i] - engine.posterior(rf, d).marginals[0]).max() < 1e-12
+        unanswered = [j for j in range(rf.shape[1]) if rf[0, j] < 0]
+        res, spans = variants.with_risk_factors(unanswered)
+        for j, span in zip(unanswered, spans, strict=True):
+            rows = np.repeat(rf, span.stop - span.start, axis=0)
+            rows[:, j] = np.arange(span.stop - span.start)
+            want = engine.posterior(rows, np.repeat(fd, len(rows), axis=0), joint=True)
+            assert np.abs(res.marginals[span] - want.marginals).max() < 1e-12
+            assert np.abs(res.joint[span] - want.joint).max() < 1e-12
+            got_lr = res.log_evidence[span] - variants.base().log_evidence[0]
+            assert np.abs(got_lr - (want.log_evidence - base.log_evidence[0])).max() < 1e-9
