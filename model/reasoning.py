@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import entr
 
 from .case_variants import CaseVariants
 from .draw_engine import DrawEngine
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from .hipmodel import HipModel
 
 SEVERE_LEVELS = ("emergency", "urgent")
+LN2 = float(np.log(2.0))
 
 
 @dataclass(frozen=True)
@@ -54,9 +56,7 @@ def _odds(p: np.ndarray) -> np.ndarray:
 
 def _entropy_bits(p: np.ndarray, axis: int = -1) -> np.ndarray:
     """Shannon entropy in bits along ``axis`` (0 log 0 = 0)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(p > 0, -p * np.log2(np.where(p > 0, p, 1.0)), 0.0)
-    return terms.sum(axis=axis)
+    return _entropy_terms(p).sum(axis=axis)
 
 
 def _percentiles(values: np.ndarray, qs: list[float]) -> np.ndarray:
@@ -73,9 +73,8 @@ def _percentiles(values: np.ndarray, qs: list[float]) -> np.ndarray:
 
 
 def _entropy_terms(p: np.ndarray) -> np.ndarray:
-    """-p log2 p elementwise (0 log 0 = 0)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(p > 0, -p * np.log2(np.where(p > 0, p, 1.0)), 0.0)
+    """-p log2 p elementwise (0 log 0 = 0; rounding below 0 counts as 0), via scipy's entr."""
+    return entr(np.maximum(p, 0.0)) / LN2
 
 
 def _binary_entropy_bits(p: np.ndarray) -> np.ndarray:
