@@ -38,8 +38,8 @@ def _pct(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q))
 
 
-def _row(label: str, *cells: str) -> str:
-    return f"  {label:<44}" + "".join(f"{c:>16}" for c in cells)
+def _row(label: str, *cells: str, width: int = 16) -> str:
+    return f"  {label:<44}" + "".join(f"{c:>{width}}" for c in cells)
 
 
 def machine() -> str:
@@ -195,28 +195,43 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _reasoning_breakdown(m, cases: list[dict[str, str]], seed: int) -> None:
-    """Median time of each part of a full diagnosis, on the bench cases as simulated and with 60%
-    of their answers blanked (a clinician rarely has every answer)."""
+    """Time of each part of a full diagnosis on three case mixes: the bench cases as simulated
+    (every answer given), the same with 60% of answers blanked (a clinician rarely has every
+    answer), and the load test's mix (``hipdx loadtest``: demographics, some training, one to
+    three pain sites, some timing, aggravators and signs)."""
     import numpy as np
+
+    from .loadtest import CaseMaker
 
     rng = np.random.default_rng(seed)
     partial = [{k: v for k, v in ev.items() if rng.random() < 0.4} for ev in cases]
-    print("\nFull diagnosis, by part (ms, median)")
-    print(_row("", "intervals", "effects", "next q.", "full"))
-    for label, group in (("cases as simulated", cases), ("same cases, 60% of answers blank", partial)):
-        parts: dict[str, list[float]] = {"intervals": [], "effects": [], "next": [], "full": []}
+    maker = CaseMaker(m.describe(), seed)
+    load_mix = [maker.case() for _ in range(3 * len(cases))]
+    for ev in load_mix[:20]:  # warm the small caches, as a server would be
+        m.diagnose(ev)
+    print("\nFull diagnosis, by part (ms; parts are medians, given the case's shared tables)")
+    print(_row("", "tables", "intervals", "effects", "next q.", "full p50", "full mean", "full p95", width=11))
+    for label, group in (("cases as simulated", cases), ("same cases, 60% of answers blank", partial),
+                         ("the load test's case mix", load_mix)):
+        parts: dict[str, list[float]] = {"tables": [], "intervals": [], "effects": [], "next": [], "full": []}
         for ev in group:
             parsed = m.parse_evidence(ev)
-            point = m.infer([parsed]).marginals[0]
-            for name, call in (("intervals", m.reasoner.intervals), ("effects", m.reasoner.effects),
-                               ("next", m.reasoner.next_questions)):
+            t = time.perf_counter()
+            variants = m.reasoner.variants(parsed)
+            point = variants.base().marginals[0]
+            parts["tables"].append(time.perf_counter() - t)
+            for name, call, extra in (("intervals", m.reasoner.intervals, {}),
+                                      ("effects", m.reasoner.effects, {"variants": variants}),
+                                      ("next", m.reasoner.next_questions, {"variants": variants})):
                 t = time.perf_counter()
-                call(parsed, point)
+                call(parsed, point, **extra)
                 parts[name].append(time.perf_counter() - t)
             t = time.perf_counter()
-            m.diagnose(ev)
+            m.diagnose(ev).to_dict()
             parts["full"].append(time.perf_counter() - t)
-        print(_row(label, *(f"{_pct(v, 50) * 1e3:.1f}" for v in parts.values())))
+        full = parts.pop("full")
+        print(_row(label, *(f"{_pct(v, 50) * 1e3:.2f}" for v in parts.values()),
+                   f"{_pct(full, 50) * 1e3:.2f}", f"{np.mean(full) * 1e3:.2f}", f"{_pct(full, 95) * 1e3:.2f}", width=11))
 
 
 def _bench_score(m, args: argparse.Namespace) -> None:
