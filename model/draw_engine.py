@@ -18,11 +18,7 @@ from .grouped_draws import GroupedDraws
 from .parameters import Parameters
 from .priors import Priors
 
-METHODS = ("auto", "grouped", "contraction")
-# Above this size (``GroupedDraws.layout``), the grouped method is slower than the contraction:
-# measured on simulated and load-test cases, grouped ~1.5 ms up to 1024, ~3 ms at 4096, ~10 ms at
-# 16384, ~20 ms beyond; the contraction 10-20 ms whatever the case.
-GROUPED_MAX_SIZE = 16384
+METHODS = ("grouped", "contraction")
 
 
 class DrawEngine:
@@ -73,19 +69,17 @@ class DrawEngine:
             self._plans[key] = plan
         return plan
 
-    def marginals(self, evidence: Mapping[str, str], method: str = "auto") -> np.ndarray:
+    def marginals(self, evidence: Mapping[str, str], method: str = "grouped") -> np.ndarray:
         """(D, K) P(condition present | evidence) for every draw (NaN where impossible).
 
         Two exact methods, equal to rounding (tested): ``grouped`` enumerates only the condition
-        groups the case's answers couple (``model.grouped_draws``); ``contraction`` is the general
-        one. ``auto`` takes the grouped method unless the case couples so much that it is slower.
+        groups the case's answers couple (``model.grouped_draws``; 1-6 ms); ``contraction`` is the
+        general tensor contraction (10-30 ms), kept as the independent reference.
         """
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; allowed: {', '.join(METHODS)}")
-        if method != "contraction":
-            layout = self.grouped.layout(evidence)
-            if method == "grouped" or layout.size <= GROUPED_MAX_SIZE:
-                return self.grouped.marginals(evidence, layout)
+        if method == "grouped":
+            return self.grouped.marginals(evidence)
         # Answered risk factors are sliced out of the condition factors (not just masked), so the
         # contraction only sums over the unanswered ones; P(answered) is a per-draw constant.
         rf_ids = list(self.priors.risk_factors)

@@ -12,8 +12,9 @@ of that work is not needed, because of the network's shape:
 - So only the groups that contain a cause of a first-state answer (the *coupled* groups) are
   enumerated jointly; every other group sums in closed form.
 - An unanswered risk factor used by one group only is summed into that group's table. The others
-  are summed over a grid, and only those that a coupled group uses are crossed with the coupled
-  configurations.
+  are summed over a grid; those that a coupled group uses are crossed with the coupled
+  configurations, and each is summed out as soon as the last coupled group using it is multiplied
+  in (variable elimination, in a greedy order that keeps the array small).
 
 Everything is exact (no expansion with signs, so no cancellation), vectorised over the draws.
 """
@@ -47,9 +48,7 @@ class _Group:
 class _Layout:
     """One case's structure: findings answered in the first state (that have causes), in the
     second, and first-state ones without causes (a constant); the coupled groups; the answered
-    risk factors; the shared grid's risk factors and those crossed with the coupled configs; and
-    ``size``, the number of array cells per draw the case needs (its cost): (crossed cell,
-    dependent config) pairs, coupled configs, and shared grid cells times groups."""
+    risk factors; the shared grid's risk factors and those crossed with the coupled configs."""
 
     first: list[str]
     second: list[str]
@@ -58,7 +57,6 @@ class _Layout:
     known: dict[str, int]
     shared: list[str]
     crossed: set[str]
-    size: int
 
 
 class GroupedDraws:
@@ -129,11 +127,28 @@ class GroupedDraws:
                     users.setdefault(r, []).append(gi)
         shared = [r for r in self.rf_ids if len(users.get(r, ())) > 1]
         crossed = {r for r in shared if any(gi in coupled for gi in users[r])}
-        cells = prod(self.rf_cards[r] for r in crossed)
-        dependent = sum(len(self.groups[gi].members) for gi in coupled if crossed & set(self.groups[gi].rf_axes))
-        grid = prod(self.rf_cards[r] for r in shared)
-        size = cells * 2**dependent + 2 ** sum(len(self.groups[gi].members) for gi in coupled) + grid * len(self.groups)
-        return _Layout(first, second, constant, coupled, known, shared, crossed, size)
+        return _Layout(first, second, constant, coupled, known, shared, crossed)
+
+    def _elimination_order(self, dependent: list[int], tables: list[np.ndarray],
+                           crossed_axes: list[int]) -> list[tuple[int, tuple[int, ...]]]:
+        """The dependent groups in a greedy order that keeps the (cells x configurations) array
+        small, each with the crossed grid axes that can be summed right after it (no group still to
+        come uses them)."""
+        uses = {gi: {a for a in crossed_axes if tables[gi].shape[a] > 1} for gi in dependent}
+        cards = {a: max(tables[gi].shape[a] for gi in dependent) for a in crossed_axes}
+        left, live, width, order = list(dependent), set(crossed_axes), 0, []
+        while left:
+            def after(gi: int, live: set[int] = live, width: int = width) -> tuple[float, int]:
+                """Cells x configurations once gi is in and the axes it finishes are summed out."""
+                kept = [a for a in live if any(a in uses[g] for g in left if g != gi)]
+                return prod(cards[a] for a in kept) * 2.0 ** (width + len(self.groups[gi].members)), gi
+            gi = min(left, key=after)
+            left.remove(gi)
+            width += len(self.groups[gi].members)
+            done = tuple(sorted(a for a in live if not any(a in uses[g] for g in left)))
+            live -= set(done)
+            order.append((gi, done))
+        return order
 
     def marginals(self, evidence: Mapping[str, str], layout: _Layout | None = None) -> np.ndarray:
         """(D, K) P(condition present | evidence) for every draw (NaN where impossible)."""
@@ -192,17 +207,18 @@ class GroupedDraws:
         # summed out before the others and the first-state likelihood join; the cells of
         # uncrossed risk factors are summed first.
         summed = tuple(i for i, r in enumerate(shared) if r not in crossed)
-        cell = weight.sum(axis=summed, keepdims=True)  # (*grid with uncrossed axes summed to 1, D)
-        # Each uncoupled member's share of its cell's weight (its posterior given the cell).
-        ratios = [(c, np.divide(ws := (weight * share).sum(axis=summed, keepdims=True), cell,
-                                out=np.zeros_like(ws), where=cell > 0)) for c, share in shares]
+        # Channels over the crossed cells: P(cell) x the uncoupled z (channel 0), and for each
+        # uncoupled member the part of it where that member is present (its numerator).
+        channels = [weight.sum(axis=summed, keepdims=True)] + [(weight * share).sum(axis=summed, keepdims=True)
+                                                               for _, share in shares]
         crossed_axes = [i for i, r in enumerate(shared) if r in crossed]
         dependent = [gi for gi in coupled if any(tables[gi].shape[a] > 1 for a in crossed_axes)]
         independent = [gi for gi in coupled if gi not in dependent]
+        dependent = self._elimination_order(dependent, tables, crossed_axes)
         # a group's members in reverse, so its config index splits into member axes in order
-        members = [c for gi in dependent + independent for c in reversed(self.groups[gi].members)]
+        members = [c for gi, _ in dependent + [(gi, ()) for gi in independent] for c in reversed(self.groups[gi].members)]
         u = len(members)
-        u_dep = sum(len(self.groups[gi].members) for gi in dependent)
+        u_dep = sum(len(self.groups[gi].members) for gi, _ in dependent)
         axis = {c: i for i, c in enumerate(members)}
 
         def member_table(gi: int, width: int) -> np.ndarray:
@@ -213,10 +229,15 @@ class GroupedDraws:
             at = axis[g.members[-1]]
             return table.reshape(*table.shape[:-2], *[1] * at, *[2] * size, *[1] * (width - at - size), d)
 
-        # A(cell, dependent config) = P(cell) x the uncoupled z x the dependent groups' tables
-        dep = cell.reshape(*cell.shape[:-1], *[1] * u_dep, d)
-        for gi in dependent:
-            dep = dep * member_table(gi, u_dep)
+        # A(channel, dependent config): the dependent groups' tables multiplied in one by one, and
+        # each crossed risk factor summed out as soon as no group still to come uses it (variable
+        # elimination: the cells never meet all the dependent configurations at once).
+        dep = np.stack(channels).reshape(len(channels), *channels[0].shape[:-1], *[1] * u_dep, d)
+        for gi, done in dependent:
+            dep = dep * member_table(gi, u_dep)[None]
+            if done:
+                dep = dep.sum(axis=tuple(1 + a for a in done), keepdims=True)
+        dep = dep.reshape(len(channels), *[2] * u_dep, d)
         # I x L: the independent groups (the same in every cell) and the first-state likelihood
         rest = np.ones((1,) * u + (d,))
         for gi in independent:
@@ -225,14 +246,13 @@ class GroupedDraws:
         for _, factor in _merged_likelihood(first, self.findings, axis, u, d):
             rest = rest * factor
         rest = np.broadcast_to(rest, (2,) * u + (d,))
-        dep_axes = tuple(range(ns, ns + u_dep))
-        joint = dep.sum(axis=grid_axes).reshape(*[2] * u_dep, *[1] * (u - u_dep), d) * rest  # (2,..,2, D)
+        joint = dep[0].reshape(*[2] * u_dep, *[1] * (u - u_dep), d) * rest  # (2,..,2, D)
         total = joint.reshape(2**u, d).sum(axis=0)
-        if ratios:  # P(cell, e) for the uncoupled members' shares: sum_dep A(cell, dep) * sum_indep (I x L)
-            per_dep = rest.reshape(2**u_dep, 2 ** (u - u_dep), d).sum(axis=1).reshape(*[2] * u_dep, d)
-            per_cell = (dep * per_dep).sum(axis=dep_axes)  # (*grid, D)
-            for c, ratio in ratios:
-                out[c] = (per_cell * ratio).sum(axis=grid_axes)
+        if shares:  # an uncoupled member: its numerator channel against sum over the independent part of I x L
+            per_dep = rest.reshape(2**u_dep, 2 ** (u - u_dep), d).sum(axis=1)
+            numerators = (dep[1:].reshape(len(shares), 2**u_dep, d) * per_dep).sum(axis=1)
+            for (c, _), numerator in zip(shares, numerators, strict=True):
+                out[c] = numerator
         out[members] = _member_bits(u) @ joint.reshape(2**u, d)
         return _normalise(out, total, const)
 

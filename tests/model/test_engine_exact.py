@@ -162,7 +162,9 @@ def test_random_networks_draw_methods_agree_and_equal_pgmpy(spec, data):
             full = engine.marginals(ev, method="contraction")
             # NaN marks a draw under which the evidence is impossible (e.g. a link drawn at 1): both agree
             assert np.array_equal(np.isnan(grouped), np.isnan(full))
-            assert np.nan_to_num(np.abs(grouped - full)).max() < 1e-12
+            # TOL, not 1e-12: both compute 1 - (1 - leak) * prod(1 - link), whose rounding differs by
+            # the order of the products; with a draw near leak 0 and small links that is ~1e-11 here
+            assert np.nan_to_num(np.abs(grouped - full)).max() < TOL
         if np.isnan(grouped[-1]).any():
             return
         one = dataclasses.replace(params, draws=1, **{
