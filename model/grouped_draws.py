@@ -107,7 +107,7 @@ class GroupedDraws:
         return _Group(tuple(cpos[c] for c in members), rf_axes, np.ascontiguousarray(np.moveaxis(table, 0, -1)))
 
     # ----------------------------------------------------------------------------------------
-    def layout(self, evidence: Mapping[str, str]) -> _Layout:
+    def _layout(self, evidence: Mapping[str, str]) -> _Layout:
         """What the case couples: the first-state answers, the coupled groups and the grids."""
         first, second, constant = [], [], []
         for fid, fd in self.priors.findings.items():
@@ -150,10 +150,10 @@ class GroupedDraws:
             order.append((gi, done))
         return order
 
-    def marginals(self, evidence: Mapping[str, str], layout: _Layout | None = None) -> np.ndarray:
+    def marginals(self, evidence: Mapping[str, str]) -> np.ndarray:
         """(D, K) P(condition present | evidence) for every draw (NaN where impossible)."""
         d, k = self.draws, len(self.conditions)
-        lay = layout or self.layout(evidence)
+        lay = self._layout(evidence)
         first, coupled, known, shared, crossed = lay.first, lay.coupled, lay.known, lay.shared, lay.crossed
         lam, const = np.ones((k, d)), np.ones(d)  # const: factors shared by every configuration, only matter when 0
         for fid in lay.second:

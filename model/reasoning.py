@@ -154,17 +154,13 @@ class Reasoner:
         return CaseVariants(self.model.engine, rf[0], fd[0])
 
     def _linked_sources(self, variable: str, state: str) -> list[list[dict[str, str]]]:
-        """``sources`` for one answer and every condition, in condition order (cached)."""
+        """For one answer, per condition (in order), the priors that link them directly (empty
+        when only indirect). Cached: the same answers recur in every diagnosis; the lists are
+        shared between diagnoses, so treat them as read-only."""
         key = (variable, state)
         if key not in self._sources:
             self._sources[key] = [self._find_sources(variable, state, c) for c in self.model.conditions]
         return self._sources[key]
-
-    def sources(self, variable: str, state: str, condition: str) -> list[dict[str, str]]:
-        """The priors that link an answer to a condition directly (empty when only indirect).
-        Cached: the same few hundred (answer, condition) pairs recur in every diagnosis; the lists
-        are shared between diagnoses, so treat them as read-only."""
-        return self._linked_sources(variable, state)[self.model.conditions.index(condition)]
 
     def _find_sources(self, variable: str, state: str, condition: str) -> list[dict[str, str]]:
         priors = self.model.priors
