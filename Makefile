@@ -21,8 +21,13 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed-base
 
-## make test: set up .venv with the test extras, lint, and run the whole test suite
-test: $(VENV)/.installed-test
+# Browser tests drive Debian's chromium (headless); installed here when missing (CI runs as root).
+$(VENV)/.installed-browser: | $(BIN)/python
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+	touch $@
+
+## make test: set up .venv with the test extras and chromium, lint, and run the whole test suite
+test: $(VENV)/.installed-test $(VENV)/.installed-browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

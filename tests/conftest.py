@@ -20,3 +20,31 @@ def model():
 @pytest.fixture(scope="session")
 def priors_dir() -> Path:
     return ROOT / "priors"
+
+
+@pytest.fixture(scope="session")
+def live_server():
+    """Base URL of a real ``hipdx serve`` on loopback (one per test session)."""
+    from .browser import live_server as start
+
+    with start() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def _chromium():
+    from .browser import chromium
+
+    with chromium() as browser:
+        yield browser
+
+
+@pytest.fixture
+def browser_page(_chromium):
+    """A fresh page in headless Debian chromium (Playwright); closed after the test."""
+    context = _chromium.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        context.close()
