@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .population import OutsidePopulation
 from .triage import Triage
+from .vocabulary import EvidenceError
 
 DISCLAIMER = (
     "hipdx is decision support built from five public web articles on runners' hip pain; it is not a "
@@ -43,6 +45,7 @@ class Diagnosis:
     evidence: dict[str, str]
     next_questions: list[dict[str, Any]] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    outside_population: OutsidePopulation | None = None
 
     def probability(self, condition: str) -> float:
         return next(c.probability for c in self.conditions if c.id == condition)
@@ -52,6 +55,7 @@ class Diagnosis:
             "model": {"name": self.model_name, "version": self.model_version},
             "conditions": [c.to_dict() for c in self.conditions],
             "triage": self.triage.to_dict(),
+            "outside_population": None if self.outside_population is None else self.outside_population.to_dict(),
         }
         if self.next_questions is not None:
             out["next_questions"] = self.next_questions
@@ -59,3 +63,25 @@ class Diagnosis:
         out.update(self.extras)
         out["disclaimer"] = DISCLAIMER
         return out
+
+
+@dataclass(frozen=True)
+class Screening:
+    """What can be said of a case without scoring it (``HipModel.screen``): the answers that could
+    be read, the errors of those that could not, the triage the red flags and the population check
+    alone give, and whether the case is outside the model's population."""
+
+    parsed: dict[str, str]
+    errors: tuple[EvidenceError, ...]
+    triage: Triage
+    outside_population: OutsidePopulation | None
+
+    @property
+    def red_flags(self) -> list[dict[str, str]]:
+        """The red flags among the readable answers (``red_flags_answered`` of a refused request)."""
+        return [f.to_dict() for f in self.triage.red_flags]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"red_flags_answered": self.red_flags, "triage": self.triage.to_dict(),
+                "outside_population": None if self.outside_population is None else self.outside_population.to_dict(),
+                "errors": [e.to_dict() for e in self.errors], "evidence": dict(self.parsed)}

@@ -14,10 +14,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .diagnosis import ConditionResult, Diagnosis
+from .diagnosis import ConditionResult, Diagnosis, Screening
 from .engine import Engine, EngineResult
 from .parameters import Parameters, build_parameters
 from .priors import Priors, load_priors
+from .population import Population
 from .triage import TriageRules
 from .vocabulary import EvidenceError, Variable, Vocabulary
 
@@ -33,6 +34,7 @@ class HipModel:
         self.engine = Engine.from_parameters(priors, self.parameters)
         self.vocabulary = Vocabulary(priors)
         self.triage_rules = TriageRules(priors)
+        self.population = Population(priors, next((f for f, v in self.vocabulary.aliases.items() if v == "age_band"), None))
         self.risk_factor_ids = list(priors.risk_factors)
         self.finding_ids = list(priors.findings)
         self.evidence_order = self.risk_factor_ids + self.finding_ids
@@ -91,6 +93,25 @@ class HipModel:
         """Evidence as understood (binned, spellings resolved); raises :class:`EvidenceError`."""
         return self.vocabulary.parse(evidence)
 
+    def parse_evidence_partial(self, evidence: Mapping[str, Any]) -> tuple[dict[str, str], list[EvidenceError]]:
+        """Whatever can be read of a case: (parsed evidence, one :class:`EvidenceError` per answer
+        that cannot be read); see :meth:`Vocabulary.parse_partial`. Never raises for a bad answer."""
+        return self.vocabulary.parse_partial(evidence)
+
+    def screen(self, evidence: Mapping[str, Any]) -> Screening:
+        """What can be said safely of a case whose answers cannot all be read (or that is refused):
+        the red flags among the readable answers, the population check, and the triage those alone
+        give (no posterior; level None when nothing fired). The same rules and levels as
+        :meth:`score` gives an unreadable row, so every channel agrees on a refused case.
+
+        Returns a :class:`Screening` (``parsed``, ``errors``, ``triage``, ``outside_population``);
+        ``errors`` is empty when every answer could be read. Raises :class:`EvidenceError` only
+        when ``evidence`` is not a mapping."""
+        parsed, errors = self.parse_evidence_partial(evidence)
+        outside = self.population.check(evidence)
+        triage = self.triage_rules.assess(parsed, None, outside)
+        return Screening(parsed, tuple(errors), triage, outside)
+
     def codes(self, evidence: Mapping[str, str]) -> tuple[np.ndarray, np.ndarray]:
         """Engine codes (1, n_rf), (1, n_findings) for parsed evidence."""
         rf = np.array([[self._state_index(v, evidence.get(v)) for v in self.risk_factor_ids]])
@@ -119,10 +140,12 @@ class HipModel:
         """Posterior of every condition, most probable first, with triage and red flags; and,
         unless ``reasoning=False``, why (effects), how sure (intervals) and what to ask next."""
         parsed = self.parse_evidence(evidence)
+        outside = self.population.check(evidence)
         if not reasoning:
             result = self.infer([parsed])
             _raise_if_impossible(result)
-            return self._diagnosis(parsed, dict(zip(self.conditions, map(float, result.marginals[0]), strict=True)))
+            return self._diagnosis(parsed, dict(zip(self.conditions, map(float, result.marginals[0]), strict=True)),
+                                   outside=outside)
         # The case's own tables serve the posterior, the effects and the next questions.
         variants = self.reasoner.variants(parsed)
         result = variants.base()
@@ -134,7 +157,7 @@ class HipModel:
         info = {"should_stop": should_stop, **info}
         effects = self.reasoner.effects(parsed, point, variants=variants)
         return self._diagnosis(parsed, posterior, intervals=intervals, effects=effects,
-                               next_questions=questions, extras={"reasoning": info})
+                               next_questions=questions, extras={"reasoning": info}, outside=outside)
 
     def sensitivity(self, evidence: Mapping[str, Any], condition: str) -> pd.DataFrame:
         """Which priors move ``condition``'s posterior most for this case (tornado-plot data)."""
@@ -152,17 +175,24 @@ class HipModel:
                             intervals.get(c), effects.get(c))
             for c in self.conditions
         ]
-        results.sort(key=lambda r: (-r.probability, r.id))
-        return Diagnosis(MODEL_NAME, self.version, results, self.triage_rules.assess(parsed, posterior), parsed,
-                         reasoning.get("next_questions"), reasoning.get("extras") or {})
+        rank = {c: i for i, c in enumerate(self.conditions)}
+        results.sort(key=lambda r: (-r.probability, rank[r.id]))  # ties: the fixed condition order of the priors
+        outside = reasoning.get("outside")
+        return Diagnosis(MODEL_NAME, self.version, results, self.triage_rules.assess(parsed, posterior, outside), parsed,
+                         reasoning.get("next_questions"), reasoning.get("extras") or {}, outside)
 
     def score(self, df: pd.DataFrame) -> pd.DataFrame:
         """Score every row of a table of answers (columns named by variable id or alias).
 
-        Returns a frame with the same index: ``p_<condition>`` for every condition, ``triage``,
-        ``red_flags`` and ``error``. A row whose answers cannot be read, or are impossible under
-        the model, keeps empty posteriors and says why in ``error``; red flags in its readable
-        answers are still reported.
+        Returns a frame with the same index: ``p_<condition>`` for every condition, then
+        ``triage`` (level; None when nothing was answered, or when the row could not be scored and
+        no red flag fired), ``red_flags`` (ids, '; '-joined), ``error``, ``outside_population``
+        (the reason, or None), ``provisional`` (bool), ``open_questions`` (variable ids,
+        '; '-joined) and ``triage_reasons`` (rule ids, '; '-joined, the first set the level): the
+        same rules as :meth:`diagnose`. Empty cells, None, NaN and ``pandas.NA`` are 'not
+        answered'. A row whose answers cannot be read, or are impossible under the model, keeps
+        empty posteriors and says why in ``error``; red flags in its readable answers and the
+        population check still set its triage (as :meth:`screen` does for one case).
         """
         codes, errors = self.vocabulary.encode_frame(df, self.evidence_order)
         n_rf = len(self.risk_factor_ids)
@@ -174,15 +204,25 @@ class HipModel:
             impossible = np.nonzero(ok)[0][res.impossible]
             for i in impossible:
                 errors[i] = "evidence has probability zero under the model (contradictory answers)"
+                marg[i] = np.nan
         states = {v: self.variables[v].states for v in self.evidence_order}
-        levels, flags = self.triage_rules.assess_batch(codes, self.evidence_order, states, marg, self.conditions)
-        unscored = np.array([e is not None for e in errors], dtype=bool)
-        levels = levels.copy()
-        levels[unscored & (flags == "")] = None
+        age_field = self.population.age_field
+        ages = df[age_field] if age_field is not None and age_field in df.columns else None
+        below, above = self.population.check_column(ages, len(df))
+        t = self.triage_rules.assess_table(codes, self.evidence_order, states, marg, self.conditions, below, above)
         out = pd.DataFrame(marg, columns=[f"p_{c}" for c in self.conditions], index=df.index)
-        out["triage"] = pd.Series(levels, index=df.index, dtype="object")
-        out["red_flags"] = pd.Series(flags, index=df.index, dtype="object")
+        out["triage"] = pd.Series(t.level, index=df.index, dtype="object")
+        out["red_flags"] = pd.Series(t.red_flags, index=df.index, dtype="object")
         out["error"] = pd.Series(errors, index=df.index, dtype="object")
+        outside = np.full(len(df), None, dtype=object)
+        reasons = self.population.reasons()
+        if reasons is not None:
+            outside[below] = reasons[0].reason
+            outside[above] = reasons[1].reason
+        out["outside_population"] = pd.Series(outside, index=df.index, dtype="object")
+        out["provisional"] = pd.Series(t.provisional, index=df.index, dtype=bool)
+        out["open_questions"] = pd.Series(t.open_questions, index=df.index, dtype="object")
+        out["triage_reasons"] = pd.Series(t.reasons, index=df.index, dtype="object")
         return out
 
 

@@ -135,8 +135,20 @@ class RawCondition(_Strict):
     caused_by: dict[str, RawPrior] = {}
 
 
+class RawAgeRange(_Strict):
+    """The ages (years) the model speaks for: a case outside is flagged, never triaged self care."""
+
+    min: float
+    max: float
+    basis: Literal["stated", "assumption"]
+    reason: str
+    source: str | None = None
+    quote: str | None = None
+
+
 class RawPopulation(_Strict):
     description: str
+    age_range: RawAgeRange | None = None
     hip_share_of_runner_injuries: RawPrior | None = None
 
 
@@ -278,6 +290,18 @@ class PosteriorRule:
 
 
 @dataclass(frozen=True)
+class AgeRange:
+    """The model's stated population ages, inclusive, in years (``population.age_range``)."""
+
+    min: float
+    max: float
+    basis: str
+    reason: str
+    source: str | None = None
+    quote: str | None = None
+
+
+@dataclass(frozen=True)
 class Priors:
     """Everything in ``priors/``, validated, with every number as a :class:`Prior`."""
 
@@ -294,6 +318,7 @@ class Priors:
     posterior_rules: tuple[PosteriorRule, ...]
     likely_injury_threshold: Prior
     extra_priors: tuple[Prior, ...] = field(default_factory=tuple)
+    population_age: AgeRange | None = None  # None: the priors state no age range
 
     def all_priors(self) -> list[Prior]:
         """Every number in the priors, in file order: the table `hipdx priors` prints."""
@@ -468,7 +493,20 @@ def load_priors(directory: str | Path | None = None) -> Priors:
         posterior_rules=posterior_rules,
         likely_injury_threshold=likely,
         extra_priors=tuple(extra),
+        population_age=_age_range(conds.population.age_range, problems),
     )
+
+
+def _age_range(raw: RawAgeRange | None, p: _Problems) -> AgeRange | None:
+    if raw is None:
+        return None
+    if not raw.min < raw.max:
+        p.add("conditions.yaml", "population.age_range", f"min {raw.min:g} must be below max {raw.max:g}")
+        p.raise_if_any()
+    if raw.source is not None and not SOURCE_NAME.match(raw.source):
+        p.add("conditions.yaml", "population.age_range.source", f"source {raw.source!r} is not a source file name")
+        p.raise_if_any()
+    return AgeRange(raw.min, raw.max, raw.basis, raw.reason.strip(), raw.source, raw.quote)
 
 
 def _check_scale(scale: RawScale, p: _Problems) -> None:

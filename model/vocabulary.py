@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,42 @@ _SYNONYMS: dict[tuple[str, ...], dict[str, tuple[str, ...]]] = {
     ("female", "male"): {"female": ("female", "f", "woman"), "male": ("male", "m", "man")},
     ("sudden", "gradual"): {"sudden": ("sudden", "suddenly"), "gradual": ("gradual", "gradually")},
 }
+
+
+MAX_SHOWN = 40  # characters of an answer quoted back in a message (a 400-digit number is not worth echoing)
+
+
+def shown(value: Any) -> str:
+    """``repr(value)``, cut to :data:`MAX_SHOWN` characters: messages name a value, never carry a huge one."""
+    try:
+        text = repr(value)
+    except ValueError:  # int too large for repr (over sys.get_int_max_str_digits() digits)
+        text = f"<int of more than {sys.get_int_max_str_digits()} digits>"
+    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 3] + "..."
+
+
+def is_missing(value: Any) -> bool:
+    """True for the scalars that mean 'not answered': ``None``, ``float('nan')``, ``numpy.nan``,
+    ``pandas.NA`` and ``pandas.NaT`` (as ``HipModel.score`` reads an empty cell)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, (float, np.floating)):
+        return bool(np.isnan(value))
+    return False
+
+
+def json_safe(value: Any) -> Any:
+    """A value as it may be echoed in JSON: finite numbers, short strings and booleans as they are,
+    anything else (inf, nan, a huge integer, an object) as a shortened repr."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int) and abs(value) < 10**15:
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    if isinstance(value, str) and len(value) <= MAX_SHOWN:
+        return value
+    return shown(value)
 
 
 class EvidenceError(ValueError):
@@ -56,7 +93,7 @@ class EvidenceError(ValueError):
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"field": self.field, "code": self.code, "message": str(self)}
         if self.value is not None:
-            out["value"] = self.value if isinstance(self.value, (str, int, float, bool)) else repr(self.value)
+            out["value"] = json_safe(self.value)
         if self.allowed:
             out["allowed"] = self.allowed
         if self.suggestion:
@@ -127,33 +164,62 @@ class Vocabulary:
 
     # ---------------------------------------------------------------- single case
     def parse(self, evidence: Mapping[str, Any]) -> dict[str, str]:
-        """Evidence as understood: variable id -> state; unknown answers are left out."""
+        """Evidence as understood: variable id -> state; unknown answers are left out.
+
+        Raises :class:`EvidenceError` for the first answer that cannot be read (see
+        :meth:`parse_partial` to read what can be read and collect every error)."""
+        parsed, errors = self.parse_partial(evidence)
+        if errors:
+            raise errors[0]
+        return parsed
+
+    def parse_partial(self, evidence: Mapping[str, Any]) -> tuple[dict[str, str], list[EvidenceError]]:
+        """Read whatever can be read of a case.
+
+        Returns ``(parsed, errors)``: ``parsed`` maps variable id -> state for every answer that
+        could be read (in vocabulary order; 'not answered' values such as ``None``, ``nan``,
+        ``pandas.NA`` or ``"unknown"`` are left out), ``errors`` holds one :class:`EvidenceError`
+        per answer that could not (unknown variable, unknown state, number out of range or not a
+        number, two fields that disagree about one variable: both are then left out). Never raises
+        for a bad answer, only for ``evidence`` that is not a mapping.
+
+        Channels use it to surface the red flags among the readable answers of a refused case."""
         if not isinstance(evidence, Mapping):
             raise EvidenceError("evidence", f"must be an object of variable: state, got {type(evidence).__name__}")
         out: dict[str, str] = {}
         source: dict[str, str] = {}
+        conflicted: set[str] = set()
+        errors: list[EvidenceError] = []
         for field, value in evidence.items():
             if not isinstance(field, str):
-                raise EvidenceError(str(field), "variable names must be strings")
+                errors.append(EvidenceError(shown(field), "variable names must be strings"))
+                continue
             vid = self.aliases.get(field, field)
             if vid not in self.variables:
-                raise EvidenceError(field, "unknown variable", value=value, allowed=self.names,
-                                    suggestion=self.suggest_field(field), code="unknown_variable")
-            state = self.read_value(vid, value, field)
+                errors.append(EvidenceError(field, "unknown variable", value=value, allowed=self.names,
+                                            suggestion=self.suggest_field(field), code="unknown_variable"))
+                continue
+            try:
+                state = self.read_value(vid, value, field)
+            except EvidenceError as exc:
+                errors.append(exc)
+                continue
             if state is None:
                 continue
             if vid in out and out[vid] != state:
-                raise EvidenceError(field, f"gives {vid} = {state!r} but {source[vid]} gives {out[vid]!r}",
-                                    value=value, code="conflict")
+                errors.append(EvidenceError(field, f"gives {vid} = {state!r} but {source[vid]} gives {out[vid]!r}",
+                                            value=value, code="conflict"))
+                conflicted.add(vid)
+                continue
             out[vid] = state
             source[vid] = field
-        return {vid: out[vid] for vid in self.variables if vid in out}
+        return {vid: out[vid] for vid in self.variables if vid in out and vid not in conflicted}, errors
 
     def read_value(self, vid: str, value: Any, field: str | None = None) -> str | None:
         """One answer -> a state of ``vid`` (None when the answer says 'unknown')."""
         field = field or vid
         var = self.variables[vid]
-        if value is None or (isinstance(value, float) and math.isnan(value)):
+        if is_missing(value):
             return None
         if isinstance(value, str) and _norm(value) in _UNKNOWN_KEYS:
             return None
@@ -167,10 +233,10 @@ class Vocabulary:
         elif isinstance(value, str):
             key = _norm(value)
         else:
-            raise EvidenceError(field, f"{value!r} is not a state", value=value, allowed=list(var.states), code="unknown_state")
+            raise EvidenceError(field, f"{shown(value)} is not a state", value=value, allowed=list(var.states), code="unknown_state")
         state = self._spellings[vid].get(key)
         if state is None:
-            raise EvidenceError(field, f"unknown state {value!r}", value=value, allowed=list(var.states),
+            raise EvidenceError(field, f"unknown state {shown(value)}", value=value, allowed=list(var.states),
                                 suggestion=closest(key, list(var.states)), code="unknown_state")
         return state
 
@@ -230,14 +296,14 @@ class Vocabulary:
     def _read_numbers(self, var: Variable, distinct: list[Any], column: str) -> tuple[np.ndarray, list[str | None]]:
         numeric = var.numeric
         assert numeric is not None
-        numbers = pd.to_numeric(pd.Series(distinct, dtype=object), errors="coerce").to_numpy(dtype=float)
+        numbers = np.array([_to_float(v) for v in distinct], dtype=float)  # distinct values: few
         codes = np.full(len(distinct), -1, dtype=np.int64)
         messages: list[str | None] = [None] * len(distinct)
         lo, hi = numeric.min, numeric.max
         for i, (value, number) in enumerate(zip(distinct, numbers, strict=True)):
             if np.isnan(number):
                 if str(value).strip().lower() not in UNKNOWN_WORDS:
-                    messages[i] = f"{column}: {value!r} is not a number of {numeric.unit}"
+                    messages[i] = f"{column}: {shown(value)} is not a number of {numeric.unit}"
             elif not lo <= number <= hi:
                 messages[i] = f"{column}: {number:g} is outside the allowed range {lo:g} to {hi:g} {numeric.unit}"
         good = ~np.isnan(numbers) & (numbers >= lo) & (numbers <= hi)
@@ -263,7 +329,7 @@ class Vocabulary:
             state = spellings.get(key)
             if state is None:
                 hint = closest(key, list(var.states))
-                messages[i] = f"{column}: unknown state {value!r}; allowed: {allowed}" + (f" (did you mean {hint!r}?)" if hint else "")
+                messages[i] = f"{column}: unknown state {shown(value)}; allowed: {allowed}" + (f" (did you mean {hint!r}?)" if hint else "")
             else:
                 codes[i] = state_index[state]
         return codes, messages
@@ -272,11 +338,30 @@ class Vocabulary:
 def _number_key(v: Any) -> str:
     try:
         f = float(v)
+    except OverflowError:
+        return "inf"
     except (TypeError, ValueError):
         return str(v)
     if math.isnan(f):
         return ""
-    return str(int(f)) if f in (0.0, 1.0) else repr(v)
+    return str(int(f)) if f in (0.0, 1.0) else shown(v)
+
+
+def _to_float(value: Any) -> float:
+    """A cell as a float: nan when it is not a number, +-inf beyond float range (never raises)."""
+    if isinstance(value, (bool, np.bool_)):
+        return math.nan
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+    except (TypeError, ValueError):
+        try:
+            return float(str(value).strip())
+        except OverflowError:
+            return math.inf
+        except (TypeError, ValueError):
+            return math.nan
 
 
 def _append(errors: np.ndarray, i: int, message: str) -> None:
@@ -294,12 +379,14 @@ def bin_number(var: Variable, value: Any, field: str) -> str:
     n = var.numeric
     assert n is not None
     if isinstance(value, (bool, np.bool_)):
-        raise EvidenceError(field, f"must be a number of {n.unit}, got {value!r}", value=value, code="not_a_number")
+        raise EvidenceError(field, f"must be a number of {n.unit}, got {shown(value)}", value=value, code="not_a_number")
     try:
         number = float(value)
+    except OverflowError:  # an integer beyond any float (e.g. 10**400)
+        number = math.inf
     except (TypeError, ValueError):
-        raise EvidenceError(field, f"must be a number of {n.unit}, got {value!r}", value=value, code="not_a_number") from None
+        raise EvidenceError(field, f"must be a number of {n.unit}, got {shown(value)}", value=value, code="not_a_number") from None
     if not math.isfinite(number) or not n.min <= number <= n.max:
-        raise EvidenceError(field, f"{value!r} is outside the allowed range {n.min:g} to {n.max:g} {n.unit}",
+        raise EvidenceError(field, f"{shown(value)} is outside the allowed range {n.min:g} to {n.max:g} {n.unit}",
                             value=value, code="out_of_range")
     return var.states[int(bin_codes(n, np.array([number]))[0])]

@@ -225,7 +225,9 @@ def test_toy_network_triage(tmp_path):
         ("sign_flag", "toy reason", "001_836542559a107186.txt")
     ]
     # 0.048 < likely_injury_threshold 0.5 and no rule fires
-    assert m.diagnose({"sign": A}, reasoning=False).to_dict()["triage"] == {"level": "self_care", "red_flags": []}
+    quiet = m.diagnose({"sign": A}, reasoning=False).to_dict()["triage"]
+    assert (quiet["level"], quiet["red_flags"], [r["rule"] for r in quiet["reasons"]]) == ("self_care", [], ["no_rule_fired"])
+    assert (quiet["provisional"], quiet["open_questions"]) == (False, [])  # the only red-flag question is answered
     scored = m.score(pd.DataFrame([{"sign": P}, {"sign": A}]))
     assert list(scored["triage"]) == ["see_clinician", "self_care"]
     assert list(scored["red_flags"]) == ["sign_flag", ""]
