@@ -92,7 +92,8 @@ def test_rule_needs_every_condition_of_its_when(model):
 def test_uneventful_soreness_is_self_care(model):
     d = model.diagnose(UNEVENTFUL_SORENESS).to_dict()
     assert d["conditions"][0]["id"] == "muscle_soreness"
-    assert d["triage"] == {"level": "self_care", "red_flags": []}
+    assert (d["triage"]["level"], d["triage"]["red_flags"]) == ("self_care", [])
+    assert [r["rule"] for r in d["triage"]["reasons"]] == ["no_rule_fired"]
 
 
 def test_cannot_bear_weight_is_never_out_voted(model):
@@ -105,14 +106,14 @@ def test_cannot_bear_weight_is_never_out_voted(model):
 
 
 def test_plausible_stress_fracture_raises_the_level(model):
-    rule = model.priors.posterior_rules[0]
-    assert rule.id == "suspected_stress_fracture" and rule.condition == "stress_fracture"
+    rule = next(r for r in model.priors.posterior_rules if r.id == "suspected_stress_fracture")
+    assert rule.condition == "stress_fracture"
     low = model.diagnose({**LOW_RISK, **GROIN_THIGH}, reasoning=False)
     high = model.diagnose({**HIGH_RISK, **GROIN_THIGH}, reasoning=False)
     assert low.probability("stress_fracture") < rule.threshold.value <= high.probability("stress_fracture")
     low_t, high_t = low.to_dict()["triage"], high.to_dict()["triage"]
-    assert low_t["red_flags"] == []
-    assert [f["id"] for f in high_t["red_flags"]] == ["suspected_stress_fracture"]
+    assert "suspected_stress_fracture" not in {f["id"] for f in low_t["red_flags"]}
+    assert [f["id"] for f in high_t["red_flags"]] == ["suspected_stress_fracture", "stress_fracture_not_excluded"]
     assert high_t["level"] == "urgent" and SEVERITY[high_t["level"]] < SEVERITY[low_t["level"]]
     flag = high_t["red_flags"][0]
     assert (
@@ -129,14 +130,18 @@ def test_likely_injury_without_red_flags_is_see_clinician(model):
     d = model.diagnose({**LOW_RISK, **GROIN_THIGH}, reasoning=False)
     injuries = {c.id: c.probability for c in d.conditions if c.id != "muscle_soreness"}
     assert max(injuries.values()) >= model.priors.likely_injury_threshold.value
-    assert d.to_dict()["triage"] == {"level": "see_clinician", "red_flags": []}
+    t = d.to_dict()["triage"]
+    assert t["level"] == "see_clinician"
+    assert "likely_injury" in [r["rule"] for r in t["reasons"]]
+    assert all(f["level"] == "see_clinician" for f in t["red_flags"])
 
 
 def test_probabilities_only_raise_the_level(model):
     """A red flag plus a plausible stress fracture: the red flag's emergency stands, both are reported."""
     t = triage(model, {**HIGH_RISK, **GROIN_THIGH, "cannot_bear_weight": P})
     assert t["level"] == "emergency"
-    assert [f["id"] for f in t["red_flags"]] == ["cannot_bear_weight", "suspected_stress_fracture"]
+    assert [f["id"] for f in t["red_flags"]] == ["cannot_bear_weight", "suspected_stress_fracture",
+                                                 "stress_fracture_not_excluded"]
 
 
 def test_score_gives_the_same_triage_as_diagnose(model):
@@ -162,12 +167,17 @@ def test_score_gives_the_same_triage_as_diagnose(model):
 def test_groin_pain_alone_does_not_raise_a_stress_fracture_flag(model):
     """The threshold's stated intent (red_flags.yaml): 'so that groin pain alone does not trigger it'."""
     d = model.diagnose({"pain_groin": P}, reasoning=False)
-    assert d.probability("stress_fracture") < model.priors.posterior_rules[0].threshold.value
-    assert d.to_dict()["triage"] == {"level": "self_care", "red_flags": []}
+    urgent = next(r for r in model.priors.posterior_rules if r.id == "suspected_stress_fracture")
+    assert d.probability("stress_fracture") < urgent.threshold.value
+    t = d.to_dict()["triage"]
+    # not urgent, but a stress fracture cannot be excluded either (the expected-harm rule): never self care
+    assert t["level"] == "see_clinician"
+    assert [f["id"] for f in t["red_flags"]] == ["stress_fracture_not_excluded"]
 
 
 def test_the_articles_stress_fracture_description_raises_the_flag(model):
     """001: 'an achy pain in the front of your hip and groin that gets worse with running but feels better with rest'."""
     t = triage(model, {"pain_groin": P, "pain_worsens_during_run": P, "better_with_rest": P})
     assert t["level"] == "urgent"
-    assert {f["id"] for f in t["red_flags"]} == {"suspected_stress_fracture", "worsening_during_run"}
+    assert {f["id"] for f in t["red_flags"]} == {"suspected_stress_fracture", "stress_fracture_not_excluded",
+                                                 "worsening_during_run"}
