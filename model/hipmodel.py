@@ -17,8 +17,8 @@ import pandas as pd
 from .diagnosis import ConditionResult, Diagnosis, Screening
 from .engine import Engine, EngineResult
 from .parameters import Parameters, build_parameters
-from .priors import Priors, load_priors
 from .population import Population
+from .priors import Priors, load_priors
 from .triage import TriageRules
 from .vocabulary import EvidenceError, Variable, Vocabulary
 

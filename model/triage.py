@@ -62,8 +62,11 @@ class Reason:
     reason: str
     source: str
 
-    def to_dict(self) -> dict[str, str | None]:
-        return {"rule": self.rule, "level": self.level, "reason": self.reason, "source": self.source}
+    def to_dict(self) -> dict[str, str]:
+        out = {"rule": self.rule, "level": self.level, "reason": self.reason, "source": self.source}
+        if self.level is None:  # no_answers / not_scored: these rules set no level
+            del out["level"]
+        return out
 
 
 @dataclass(frozen=True)

@@ -178,17 +178,115 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+class JsonObject(dict):
+    """A JSON object as read by :func:`read_json_text`; ``pairs`` keeps every (key, value) in order
+    when a key was given more than once (the object itself is then refused)."""
+
+    pairs: list[tuple[str, Any]] | None = None
+
+
+class DuplicateKeyError(ValueError):
+    """A JSON object gives one key twice: ``path`` is where (e.g. ``evidence.fever``), ``key`` the key,
+    ``obj`` the object (with every pair in ``obj.pairs``)."""
+
+    def __init__(self, path: str, key: str, obj: JsonObject) -> None:
+        super().__init__(f"{path}: the key {key!r} is given more than once")
+        self.path, self.key, self.obj = path, key, obj
+
+
+def _object(pairs: list[tuple[str, Any]]) -> JsonObject:
+    obj = JsonObject(pairs)
+    if len(obj) != len(pairs):
+        obj.pairs = pairs
+    return obj
+
+
+def _find_duplicate(node: Any, path: str) -> DuplicateKeyError | None:
+    if isinstance(node, JsonObject):
+        if node.pairs is not None:
+            seen: set[str] = set()
+            for key, _ in node.pairs:
+                if key in seen:
+                    return DuplicateKeyError(f"{path}.{key}" if path else key, key, node)
+                seen.add(key)
+        for key, value in node.items():
+            found = _find_duplicate(value, f"{path}.{key}" if path else key)
+            if found:
+                return found
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found = _find_duplicate(value, f"{path}[{i}]")
+            if found:
+                return found
+    return None
+
+
+def read_json_text(raw: bytes | str) -> Any:
+    """Parse a JSON document strictly: NaN/Infinity refused, a key given twice in one object refused
+    with :class:`DuplicateKeyError` naming where (the last key must never silently win: it could hide
+    a red flag). Numbers beyond float range are kept (``1e309`` as ``inf``, long integers as ``int``)
+    for the reader of the value to refuse with a message naming its field.
+
+    Raises ``ValueError`` (``json.JSONDecodeError``) when malformed, ``DuplicateKeyError``."""
+    doc = json.loads(raw, parse_constant=_no_constants, object_pairs_hook=_object)
+    duplicate = _find_duplicate(doc, "")
+    if duplicate is not None:
+        raise duplicate
+    return doc
+
+
 def _read_json(accept: tuple[str, ...] = ("application/json",)) -> Any:
-    """The request body as JSON: 415 for another content type, 413 over 1 MB, 400 when malformed."""
+    """The request body as JSON: 415 for another content type, 413 over 1 MB, 400 when malformed;
+    :class:`DuplicateKeyError` when a key is given twice (the route turns it into a 400)."""
     mimetype = request.mimetype or ""
     if mimetype not in accept and not (mimetype.startswith("application/") and mimetype.endswith("+json")):
         raise Problem(415, f"send the body as {' or '.join(accept)} (got {mimetype or 'no content type'})",
                       headers={"Accept-Post": ", ".join(accept)})
     raw = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
     try:
-        return json.loads(raw, parse_constant=_no_constants)
+        return read_json_text(raw)
+    except DuplicateKeyError:
+        raise
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise Problem(400, f"the body is not valid JSON: {exc}", slug="malformed-json", title="Malformed JSON") from None
+
+
+def duplicate_problem(exc: DuplicateKeyError, screening: Any = None) -> Problem:
+    """400 for a key given twice, naming it; with the red flags any of its values would raise."""
+    members: dict[str, Any] = {"field": exc.path}
+    if screening is not None:
+        members.update(screening_members(screening))
+    return Problem(400, f"{exc.path}: the key {exc.key!r} is given more than once; send each key once "
+                        "(hipdx never picks one of the values: the other could be a red flag)",
+                   slug="duplicate-key", title="Duplicate key", **members)
+
+
+def screening_members(screening: Any) -> dict[str, Any]:
+    """Problem members that keep a refused case safe: ``red_flags_answered`` (the red flags among
+    the answers that could be read), ``triage`` (the level those alone give; null when none),
+    ``outside_population`` and ``unreadable_answers`` (every answer that could not be read, each
+    with its field, code and message)."""
+    d = screening.to_dict()
+    out = {"red_flags_answered": d["red_flags_answered"], "triage": d["triage"],
+           "outside_population": d["outside_population"], "unreadable_answers": d["errors"]}
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def duplicate_screening(model: Any, exc: DuplicateKeyError) -> Any:
+    """The screening of an evidence object with a duplicated key: every value of the key is tried
+    (the rest as given), and the most severe screening is kept, with the union of the red flags."""
+    from model.triage import SEVERITY
+
+    pairs = exc.obj.pairs or list(exc.obj.items())
+    base = dict(pairs)
+    variants = [base] + [{**base, k: v} for k, v in pairs]
+    screens = [model.screen(v) for v in variants]
+    worst = min(screens, key=lambda sc: SEVERITY.get(sc.triage.level, len(SEVERITY)))
+    flags = {f.id: f for sc in screens for f in sc.triage.red_flags}
+    rank = model.triage_rules.rule_rank
+    from dataclasses import replace
+
+    return replace(worst, triage=replace(worst.triage, red_flags=tuple(sorted(flags.values(), key=lambda f: rank[f.id]))))
 
 
 def _validation_problem(exc: ValidationError, what: str) -> Problem:
@@ -235,6 +333,24 @@ DOCS_INIT = """window.onload = function () {
 DOCS_CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'"
 
 
+def log_frames(exc: BaseException | None) -> str:
+    """An exception as its type and frames only: its message (or a source line) may quote evidence."""
+    if exc is None:
+        return "-"
+    frames = "\n".join(f"  {f.filename}:{f.lineno} in {f.name}" for f in traceback.extract_tb(exc.__traceback__))
+    return f"{type(exc).__name__}\n{frames}"
+
+
+class SafeFlask(Flask):
+    """Flask whose own exception logging (an error inside an error handler, or anything that
+    escapes them) logs the exception's type and frames, never its message or local values."""
+
+    def log_exception(self, exc_info: Any) -> None:  # noqa: D102 - Flask API
+        exc = exc_info[1] if isinstance(exc_info, tuple) else None
+        log.error("unhandled exception on %s %s id=%s: %s", request.method, request.path[:200],
+                  getattr(g, "request_id", "-"), log_frames(exc))
+
+
 def create_app(model: Any = None, config: Mapping[str, Any] | None = None) -> Flask:
     """The hipdx Flask app; the model is loaded (bundled priors unless configured) before it returns."""
     from model import DISCLAIMER
@@ -247,7 +363,7 @@ def create_app(model: Any = None, config: Mapping[str, Any] | None = None) -> Fl
     service = Service(model, settings, DISCLAIMER)
     swagger = _swagger_dir()
 
-    app = Flask("hipdx", static_folder=None)
+    app = SafeFlask("hipdx", static_folder=None)
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, MAX_FORM_MEMORY_SIZE=MAX_BODY_BYTES)
     app.extensions["hipdx"] = service
     app.url_map.strict_slashes = True  # /healthz/ is a 404, not an HTML redirect
@@ -312,9 +428,8 @@ def create_app(model: Any = None, config: Mapping[str, Any] | None = None) -> Fl
     @app.errorhandler(Exception)
     def on_error(exc: Exception) -> Response:
         # Type and frames only: an exception's message (or a source line) may quote evidence values.
-        stack = "\n".join(f"  {f.filename}:{f.lineno} in {f.name}" for f in traceback.extract_tb(exc.__traceback__))
-        log.error("unhandled %s on %s %s id=%s\n%s", type(exc).__name__, request.method, request.path,
-                  getattr(g, "request_id", "-"), stack)
+        log.error("unhandled %s on %s %s id=%s\n%s", type(exc).__name__, request.method, request.path[:200],
+                  getattr(g, "request_id", "-"), log_frames(exc).partition("\n")[2])
         problem = Problem(500, "unexpected error; quote the request id when reporting it")
         return problem_response(problem, getattr(g, "request_id", None), request.path)
 
@@ -341,15 +456,25 @@ def create_app(model: Any = None, config: Mapping[str, Any] | None = None) -> Fl
         from model import EvidenceError
 
         reasoning = _query_bool("reasoning", True)
-        body = _read_json()
+        try:
+            body = _read_json()
+        except DuplicateKeyError as exc:
+            in_evidence = exc.path == f"evidence.{exc.key}"
+            raise duplicate_problem(exc, duplicate_screening(service.model, exc) if in_evidence else None) from None
         try:
             req = s.DiagnosisRequest.model_validate(body)
         except ValidationError as exc:
-            raise _validation_problem(exc, "request") from None
+            problem = _validation_problem(exc, "request")
+            evidence = body.get("evidence") if isinstance(body, dict) else None
+            if isinstance(evidence, Mapping):  # the evidence holds a value of the wrong type: still screen it
+                problem.members.update(screening_members(service.model.screen(evidence)))
+            raise problem from None
         try:
             payload, hit = service.diagnose(req.evidence, reasoning)
         except EvidenceError as exc:
-            raise evidence_problem(exc, service.numeric) from None
+            problem = evidence_problem(exc, service.numeric)
+            problem.members.update(screening_members(service.model.screen(req.evidence)))
+            raise problem from None
         return json_response(payload, disclaimer=True, Cache_Control="no-store", X_Hipdx_Cache="hit" if hit else "miss")
 
     @app.get("/openapi.json", endpoint="openapi")
@@ -387,7 +512,10 @@ def create_app(model: Any = None, config: Mapping[str, Any] | None = None) -> Fl
             raise Problem(404, f"no CDS service {service_id!r}; see /cds-services", slug="unknown-cds-service",
                           title="Unknown CDS service")
         _authenticate_cds(service, service_id)
-        body = _read_json(JSON_TYPES)
+        try:
+            body = _read_json(JSON_TYPES)
+        except DuplicateKeyError as exc:
+            raise duplicate_problem(exc) from None
         try:
             req = s.CdsRequest.model_validate(body)
         except ValidationError as exc:
@@ -407,13 +535,30 @@ def create_app(model: Any = None, config: Mapping[str, Any] | None = None) -> Fl
         try:
             diagnosis = json.loads(service.diagnose(answers)[0])
         except EvidenceError as exc:
-            raise evidence_problem(exc, service.numeric, field_label="linkId") from None
+            problem = evidence_problem(exc, service.numeric, field_label="linkId")
+            problem.members.update(screening_members(service.model.screen(answers)))
+            raise problem from None
+        if diagnosis["triage"]["level"] is None:  # nothing answered: no triage, only the questions to ask
+            card = no_answers_card(diagnosis, f"hipdx {service.version}")
+            return json_response(_dump(s.CdsResponse.model_validate({"cards": [card]})), disclaimer=True,
+                                 Cache_Control="no-store")
         url = f"{settings.public_url.rstrip('/')}/docs" if settings.public_url else None
         cards = cds_hooks.cards(diagnosis, f"hipdx {service.version}", url)
         payload = _dump(s.CdsResponse.model_validate({"cards": cards}))
         return json_response(payload, disclaimer=True, Cache_Control="no-store")
 
     return app
+
+
+def no_answers_card(diagnosis: Mapping[str, Any], source_label: str) -> dict[str, Any]:
+    """The one card for a QuestionnaireResponse with no answers: no triage level, the questions to ask."""
+    questions = {q["variable"]: q["question"] for q in diagnosis.get("next_questions") or []}
+    open_q = diagnosis["triage"]["open_questions"]
+    lines = ["No answers yet, so hipdx gives no triage level. Ask the screening questions first:", ""]
+    lines += [f"- {questions.get(v, v.replace('_', ' '))}" for v in open_q]
+    return {"uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"hipdx:no-answers:{source_label}")),
+            "summary": "hipdx: no answers yet, so no triage. Ask the screening questions first.",
+            "detail": "\n".join(lines), "indicator": "info", "source": {"label": source_label}}
 
 
 def _authenticate_cds(service: Service, service_id: str) -> None:

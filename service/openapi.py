@@ -50,6 +50,8 @@ def _strip_nulls(node: Any) -> Any:
     if not isinstance(node, dict):
         return node
     out = {k: _strip_nulls(v) for k, v in node.items()}
+    if out.pop("x-nullable", False):  # null is meaningful here (schemas.NULLABLE): keep it
+        return out
     if "anyOf" in out:
         branches = [b for b in out["anyOf"] if b != {"type": "null"}]
         if len(branches) == 1:

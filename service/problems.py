@@ -8,10 +8,13 @@ members that say what to fix (``field``, ``value``, ``allowed``, ``suggestion``.
 from __future__ import annotations
 
 import json
+import math
 from http import HTTPStatus
 from typing import Any
 
 from flask import Response
+
+from model.vocabulary import json_safe
 
 PROBLEM_JSON = "application/problem+json"
 URN = "urn:hipdx:problem:"
@@ -40,10 +43,24 @@ def problem_response(problem: Problem, request_id: str | None = None, instance: 
         body.setdefault("instance", instance)
     if request_id:
         body.setdefault("request_id", request_id)
-    resp = Response(json.dumps(body, allow_nan=False, default=str), status=problem.status, mimetype=PROBLEM_JSON)
+    try:
+        text = json.dumps(body, allow_nan=False, default=str)
+    except ValueError:  # a non-finite number somewhere in the members: say it as text, never fail
+        text = json.dumps(_finite(body), allow_nan=False, default=str)
+    resp = Response(text, status=problem.status, mimetype=PROBLEM_JSON)
     for k, v in problem.headers.items():
         resp.headers[k] = v
     return resp
+
+
+def _finite(node: Any) -> Any:
+    if isinstance(node, float) and not math.isfinite(node):
+        return repr(node)
+    if isinstance(node, dict):
+        return {k: _finite(v) for k, v in node.items()}
+    if isinstance(node, (list, tuple)):
+        return [_finite(v) for v in node]
+    return node
 
 
 def evidence_problem(exc: Any, numeric: dict[str, Any], *, field_label: str = "field",
@@ -54,7 +71,7 @@ def evidence_problem(exc: Any, numeric: dict[str, Any], *, field_label: str = "f
     message = str(exc)
     members: dict[str, Any] = {field_label: field}
     if exc.value is not None:
-        members["value"] = exc.value if isinstance(exc.value, (str, int, float, bool)) else repr(exc.value)
+        members["value"] = json_safe(exc.value)
     if exc.allowed:
         members["allowed"] = [str(a) for a in exc.allowed]
     if exc.suggestion:

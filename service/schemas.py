@@ -3,14 +3,18 @@
 Response models accept (``extra="allow"``) fields they do not know yet, so a field added to
 ``Diagnosis.to_dict()`` is never lost on the wire; ``tests/service`` fails when that happens, so
 the model here (and hence the spec) is updated with it. Optional response fields are omitted
-when absent, never sent as null (responses are dumped with ``exclude_none=True``).
+when absent, never sent as null (responses are dumped with ``exclude_none=True``), except the few
+that the contract (DESIGN.md section 5) sends as null on purpose: ``triage.level`` (nothing to
+triage) and ``outside_population`` (inside the population). Those are listed in ``KEEP_NULL``
+and marked ``x-nullable`` in the schema.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import (BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, StrictBool, StrictFloat, StrictInt,
+                      StrictStr, model_serializer)
 
 TriageLevel = Literal["emergency", "urgent", "see_clinician", "self_care"]
 
@@ -21,6 +25,23 @@ class _Request(BaseModel):
 
 class _Response(BaseModel):
     model_config = ConfigDict(extra="allow")
+
+
+NULLABLE = {"x-nullable": True}  # schema marker: null is a meaningful value here (kept by the OpenAPI builder)
+
+
+class _KeepNull(_Response):
+    """A response whose ``KEEP_NULL`` fields are sent as null when None, even with ``exclude_none``."""
+
+    KEEP_NULL: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _keep_null(self, handler: SerializerFunctionWrapHandler):  # noqa: ANN202 - no return type: keeps the schema
+        out = handler(self)
+        if all(name in out for name in self.KEEP_NULL):
+            return out
+        order = list(type(self).model_fields) + [k for k in out if k not in type(self).model_fields]
+        return {k: out.get(k) for k in order if k in out or k in self.KEEP_NULL}
 
 
 # ---------------------------------------------------------------------------- JSON API
@@ -76,9 +97,28 @@ class RedFlag(_Response):
     quote: str | None = None
 
 
-class Triage(_Response):
-    level: TriageLevel
+class TriageReason(_Response):
+    rule: str = Field(description="the rule that fired: a red-flag id, outside_population, likely_injury, "
+                                  "no_rule_fired, no_answers or not_scored")
+    level: TriageLevel | None = Field(None, description="the level this rule asks for")
+    reason: str
+    source: str = Field(description="source document, or the priors entry that states the rule")
+
+
+class Triage(_KeepNull):
+    KEEP_NULL: ClassVar[tuple[str, ...]] = ("level",)
+    level: TriageLevel | None = Field(description="null when nothing was answered (or nothing readable and no red "
+                                                  "flag): no triage, only the open questions", json_schema_extra=NULLABLE)
+    reasons: list[TriageReason] = Field(description="every rule that fired, most severe first: the first set the level")
     red_flags: list[RedFlag]
+    provisional: bool = Field(description="true when an unanswered screening question could still raise the level")
+    open_questions: list[str] = Field(description="variable ids of those screening questions, most severe rule first")
+
+
+class OutsidePopulation(_Response):
+    reason: str
+    rule: str | None = None
+    source: str | None = None
 
 
 class NextQuestion(_Response):
@@ -99,10 +139,15 @@ class Reasoning(_Response):
     top_two_swap_fraction: float | None = None
 
 
-class DiagnosisResponse(_Response):
+class DiagnosisResponse(_KeepNull):
+    KEEP_NULL: ClassVar[tuple[str, ...]] = ("outside_population",)
     model: ModelInfo
-    conditions: list[ConditionResult] = Field(description="every condition, most probable first")
+    conditions: list[ConditionResult] = Field(description="every condition, most probable first; equal "
+                                                          "probabilities in the fixed condition order of GET /v1/model")
     triage: Triage
+    outside_population: OutsidePopulation | None = Field(
+        description="null inside the model's population; else why the case is outside it (then never self care)",
+        json_schema_extra=NULLABLE)
     next_questions: list[NextQuestion] | None = None
     evidence: dict[str, str] = Field(description="the evidence as understood, after numbers were binned")
     reasoning: Reasoning | None = None
@@ -165,6 +210,13 @@ class ProblemDetails(_Response):
     maximum: float | None = None
     unit: str | None = None
     errors: list[dict[str, Any]] | None = None
+    red_flags_answered: list[RedFlag] | None = Field(
+        None, description="a refused case: the red flags among the answers that could be read (never hidden)")
+    triage: Triage | None = Field(None, description="a refused case: the triage its readable red flags and the "
+                                                    "population check alone give (level null when none fired)")
+    outside_population: OutsidePopulation | None = None
+    unreadable_answers: list[dict[str, Any]] | None = Field(
+        None, description="a refused case: every answer that could not be read (field, code, message)")
 
 
 # ---------------------------------------------------------------------------- CDS Hooks

@@ -69,7 +69,8 @@ def test_diagnosis_is_exactly_to_dict(client, model):
     assert body["disclaimer"] == DISCLAIMER and resp.headers["X-Hipdx-Disclaimer"] == DISCLAIMER
     assert resp.headers["X-Hipdx-Model-Version"] == model.version
     assert [c["probability"] for c in body["conditions"]] == sorted((c["probability"] for c in body["conditions"]), reverse=True)
-    assert "null" not in resp.get_data(as_text=True)
+    # null only where the contract means it (DESIGN.md 5): no triage level, inside the population
+    assert "null" not in resp.get_data(as_text=True).replace('"outside_population":null', "")
 
 
 def test_response_models_declare_every_field(model):
@@ -202,7 +203,15 @@ def test_openapi_document(client, model):
     assert set(model.variables) | set(model.vocabulary.aliases) == set(evidence)
     assert evidence["sex"]["anyOf"][0]["enum"] == ["female", "male"]
     # response schemas never allow null: absent fields are omitted
-    assert "null" not in json.dumps(schemas_["DiagnosisResponse"]) and "null" not in json.dumps(schemas_["ConditionResult"])
+    # ... except the two the contract sends as null on purpose
+    def nullable(node):
+        return {"type": "null"} in node.get("anyOf", [])
+
+    diag = schemas_["DiagnosisResponse"]
+    assert [k for k, v in diag["properties"].items() if nullable(v)] == ["outside_population"]
+    assert [k for k, v in schemas_["Triage"]["properties"].items() if nullable(v)] == ["level"]
+    assert "null" not in json.dumps({k: v for k, v in diag["properties"].items() if k != "outside_population"})
+    assert "null" not in json.dumps(schemas_["ConditionResult"])
     refs = {v for v in _walk_refs(doc)}
     assert all(r.removeprefix("#/components/schemas/") in schemas_ for r in refs if r.startswith("#/components/schemas/"))
 
