@@ -112,6 +112,22 @@ class HipModel:
         triage = self.triage_rules.assess(parsed, None, outside)
         return Screening(parsed, tuple(errors), triage, outside)
 
+    def screen_pairs(self, pairs: list[tuple[str, Any]]) -> Screening:
+        """:meth:`screen` for answers given as (field, value) pairs in which a field may repeat (a
+        refused JSON object with a duplicate key): the case is screened as given (last value) and
+        with each value of each pair in turn; the most severe screening is returned, carrying the
+        red flags of every variant (so ``fever: present`` is surfaced whichever value came last)."""
+        from dataclasses import replace
+
+        from .triage import SEVERITY
+
+        base = dict(pairs)
+        screens = [self.screen(base)] + [self.screen({**base, k: v}) for k, v in pairs]
+        worst = min(screens, key=lambda sc: SEVERITY.get(sc.triage.level, len(SEVERITY)))  # type: ignore[arg-type]
+        flags = {f.id: f for sc in screens for f in sc.triage.red_flags}
+        ordered = tuple(sorted(flags.values(), key=lambda f: self.triage_rules.rule_rank[f.id]))
+        return replace(worst, triage=replace(worst.triage, red_flags=ordered))
+
     def codes(self, evidence: Mapping[str, str]) -> tuple[np.ndarray, np.ndarray]:
         """Engine codes (1, n_rf), (1, n_findings) for parsed evidence."""
         rf = np.array([[self._state_index(v, evidence.get(v)) for v in self.risk_factor_ids]])

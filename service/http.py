@@ -45,6 +45,7 @@ from . import schemas as s
 from .auth import JwtVerifier, bearer_token, key_is_valid, parse_api_keys, unauthorized
 from .openapi import build_openapi
 from .problems import Problem, evidence_problem, problem_response
+from .strict_json import DuplicateKeyError, read_json_text
 
 log = logging.getLogger("hipdx.http")
 
@@ -174,67 +175,6 @@ def _dump(m: Any) -> bytes:
     return m.model_dump_json(exclude_none=True).encode()
 
 
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-class JsonObject(dict):
-    """A JSON object as read by :func:`read_json_text`; ``pairs`` keeps every (key, value) in order
-    when a key was given more than once (the object itself is then refused)."""
-
-    pairs: list[tuple[str, Any]] | None = None
-
-
-class DuplicateKeyError(ValueError):
-    """A JSON object gives one key twice: ``path`` is where (e.g. ``evidence.fever``), ``key`` the key,
-    ``obj`` the object (with every pair in ``obj.pairs``)."""
-
-    def __init__(self, path: str, key: str, obj: JsonObject) -> None:
-        super().__init__(f"{path}: the key {key!r} is given more than once")
-        self.path, self.key, self.obj = path, key, obj
-
-
-def _object(pairs: list[tuple[str, Any]]) -> JsonObject:
-    obj = JsonObject(pairs)
-    if len(obj) != len(pairs):
-        obj.pairs = pairs
-    return obj
-
-
-def _find_duplicate(node: Any, path: str) -> DuplicateKeyError | None:
-    if isinstance(node, JsonObject):
-        if node.pairs is not None:
-            seen: set[str] = set()
-            for key, _ in node.pairs:
-                if key in seen:
-                    return DuplicateKeyError(f"{path}.{key}" if path else key, key, node)
-                seen.add(key)
-        for key, value in node.items():
-            found = _find_duplicate(value, f"{path}.{key}" if path else key)
-            if found:
-                return found
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            found = _find_duplicate(value, f"{path}[{i}]")
-            if found:
-                return found
-    return None
-
-
-def read_json_text(raw: bytes | str) -> Any:
-    """Parse a JSON document strictly: NaN/Infinity refused, a key given twice in one object refused
-    with :class:`DuplicateKeyError` naming where (the last key must never silently win: it could hide
-    a red flag). Numbers beyond float range are kept (``1e309`` as ``inf``, long integers as ``int``)
-    for the reader of the value to refuse with a message naming its field.
-
-    Raises ``ValueError`` (``json.JSONDecodeError``) when malformed, ``DuplicateKeyError``."""
-    doc = json.loads(raw, parse_constant=_no_constants, object_pairs_hook=_object)
-    duplicate = _find_duplicate(doc, "")
-    if duplicate is not None:
-        raise duplicate
-    return doc
-
-
 def _read_json(accept: tuple[str, ...] = ("application/json",)) -> Any:
     """The request body as JSON: 415 for another content type, 413 over 1 MB, 400 when malformed;
     :class:`DuplicateKeyError` when a key is given twice (the route turns it into a 400)."""
@@ -273,20 +213,8 @@ def screening_members(screening: Any) -> dict[str, Any]:
 
 
 def duplicate_screening(model: Any, exc: DuplicateKeyError) -> Any:
-    """The screening of an evidence object with a duplicated key: every value of the key is tried
-    (the rest as given), and the most severe screening is kept, with the union of the red flags."""
-    from model.triage import SEVERITY
-
-    pairs = exc.obj.pairs or list(exc.obj.items())
-    base = dict(pairs)
-    variants = [base] + [{**base, k: v} for k, v in pairs]
-    screens = [model.screen(v) for v in variants]
-    worst = min(screens, key=lambda sc: SEVERITY.get(sc.triage.level, len(SEVERITY)))
-    flags = {f.id: f for sc in screens for f in sc.triage.red_flags}
-    rank = model.triage_rules.rule_rank
-    from dataclasses import replace
-
-    return replace(worst, triage=replace(worst.triage, red_flags=tuple(sorted(flags.values(), key=lambda f: rank[f.id]))))
+    """The screening of an evidence object with a duplicated key (see ``HipModel.screen_pairs``)."""
+    return model.screen_pairs(exc.obj.pairs or list(exc.obj.items()))
 
 
 def _validation_problem(exc: ValidationError, what: str) -> Problem:

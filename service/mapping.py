@@ -58,7 +58,18 @@ class MappingError(ValueError):
 
 
 class _Loader(yaml.SafeLoader):
-    """YAML 1.2 booleans: only true/false; so answer labels like Yes, No, On, Off stay text."""
+    """YAML 1.2 booleans: only true/false; so answer labels like Yes, No, On, Off stay text.
+    A key given twice in one mapping is refused (the last must never silently win)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark, f"found duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 _Loader.yaml_implicit_resolvers = {

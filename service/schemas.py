@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import (BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, StrictBool, StrictFloat, StrictInt,
-                      StrictStr, model_serializer)
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, StrictBool, StrictFloat, StrictInt, StrictStr, model_serializer
 
 TriageLevel = Literal["emergency", "urgent", "see_clinician", "self_care"]
 
