@@ -80,6 +80,8 @@ class HipModel:
         return {
             "model": {"name": MODEL_NAME, "version": self.version},
             "population": self.priors.population,
+            **({} if (age := self.priors.population_age) is None else {"population_age_range": {
+                "min": age.min, "max": age.max, "unit": "years", "basis": age.basis, "reason": age.reason}}),
             "conditions": [
                 {"id": c, "name": self.condition_name(c), "prior": float(self.prior_probabilities[c])}
                 for c in self.conditions

@@ -177,9 +177,19 @@ class ConditionInfo(_Response):
     prior: float
 
 
+class AgeRange(_Response):
+    min: float
+    max: float
+    unit: str
+    basis: str = Field(description="stated | assumption")
+    reason: str
+
+
 class ModelDescription(_Response):
     model: ModelInfo
     population: str
+    population_age_range: AgeRange | None = Field(None, description="the ages the model speaks for (inclusive); a case "
+                                                                     "outside is flagged outside_population")
     conditions: list[ConditionInfo]
     variables: list[VariableInfo]
     aliases: dict[str, str]
