@@ -467,7 +467,8 @@ def create_app(model: Any = None, config: Mapping[str, Any] | None = None) -> Fl
             problem.members.update(screening_members(service.model.screen(answers)))
             raise problem from None
         if diagnosis["triage"]["level"] is None:  # nothing answered: no triage, only the questions to ask
-            card = no_answers_card(diagnosis, f"hipdx {service.version}")
+            card = no_answers_card(diagnosis, f"hipdx {service.version}",
+                                   {vid: v.question for vid, v in service.model.variables.items()})
             return json_response(_dump(s.CdsResponse.model_validate({"cards": [card]})), disclaimer=True,
                                  Cache_Control="no-store")
         url = f"{settings.public_url.rstrip('/')}/docs" if settings.public_url else None
@@ -478,9 +479,9 @@ def create_app(model: Any = None, config: Mapping[str, Any] | None = None) -> Fl
     return app
 
 
-def no_answers_card(diagnosis: Mapping[str, Any], source_label: str) -> dict[str, Any]:
-    """The one card for a QuestionnaireResponse with no answers: no triage level, the questions to ask."""
-    questions = {q["variable"]: q["question"] for q in diagnosis.get("next_questions") or []}
+def no_answers_card(diagnosis: Mapping[str, Any], source_label: str, questions: Mapping[str, str]) -> dict[str, Any]:
+    """The one card for a QuestionnaireResponse with no answers: no triage level, the screening
+    questions to ask (``questions``: variable id -> question text)."""
     open_q = diagnosis["triage"]["open_questions"]
     lines = ["No answers yet, so hipdx gives no triage level. Ask the screening questions first:", ""]
     lines += [f"- {questions.get(v, v.replace('_', ' '))}" for v in open_q]

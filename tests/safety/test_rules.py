@@ -349,3 +349,19 @@ def test_missing_values_mean_not_answered_in_every_path(model, missing):
     assert model.posterior(case) == model.posterior({"pain_groin": P})
     row = model.score(pd.DataFrame([case], dtype=object)).iloc[0]
     assert row["error"] is None and row["triage"] == base["triage"]["level"]
+
+
+def test_cds_questionnaire_with_no_answers_gets_no_triage_card(client):
+    """Item 6 through CDS Hooks: no 'triage self care' card for an empty QuestionnaireResponse."""
+    from service import cds_hooks
+
+    qr = {"resourceType": "QuestionnaireResponse", "status": "completed", "subject": {"reference": "Patient/p1"},
+          "item": [{"linkId": "sex", "answer": [{"valueString": "unknown"}]}]}
+    body = {"hook": "patient-view", "hookInstance": "h1", "context": {"patientId": "p1"},
+            "prefetch": {cds_hooks.PREFETCH_KEY: qr}}
+    resp = client.post(f"/cds-services/{cds_hooks.SERVICE_ID}", json=body)
+    assert resp.status_code == 200
+    (card,) = resp.get_json()["cards"]
+    assert card["indicator"] == "info" and "no triage" in card["summary"] and "self care" not in card["summary"]
+    assert len(card["summary"]) < 140 and card["summary"].endswith(".")
+    assert "- Are you unable to put weight on the affected leg?" in card["detail"]  # the first screening question
