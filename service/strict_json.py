@@ -32,11 +32,15 @@ class DuplicateKeyError(ValueError):
         self.path, self.key, self.obj = path, key, obj
 
 
-def _object(pairs: list[tuple[str, Any]]) -> JsonObject:
-    obj = JsonObject(pairs)
-    if len(obj) != len(pairs):
-        obj.pairs = pairs
-    return obj
+def _object_hook(found: list[JsonObject]):
+    def make(pairs: list[tuple[str, Any]]) -> JsonObject:
+        obj = JsonObject(pairs)
+        if len(obj) != len(pairs):
+            obj.pairs = pairs
+            found.append(obj)
+        return obj
+
+    return make
 
 
 def _find_duplicate(node: Any, path: str) -> DuplicateKeyError | None:
@@ -66,8 +70,10 @@ def read_json_text(raw: bytes | str) -> Any:
     for the reader of the value to refuse with a message naming its field.
 
     Raises ``ValueError`` (``json.JSONDecodeError``) when malformed, ``DuplicateKeyError``."""
-    doc = json.loads(raw, parse_constant=_no_constants, object_pairs_hook=_object)
-    duplicate = _find_duplicate(doc, "")
-    if duplicate is not None:
-        raise duplicate
+    found: list[JsonObject] = []
+    doc = json.loads(raw, parse_constant=_no_constants, object_pairs_hook=_object_hook(found))
+    if found:  # walk the document only to say where the duplicate is
+        duplicate = _find_duplicate(doc, "")
+        if duplicate is not None:
+            raise duplicate
     return doc
