@@ -46,6 +46,7 @@ class Citation(_Response):
     kind: str | None = Field(None, description="stated | verbal | assumption")
     value: str | None = None
     source: str | None = None
+    title: str | None = Field(None, description="the cited article's title (priors/sources.yaml)")
     quote: str | None = None
     reason: str | None = None
 
@@ -73,6 +74,7 @@ class RedFlag(_Response):
     level: TriageLevel | None = None
     reason: str
     source: str | None = None
+    title: str | None = Field(None, description="the cited article's title (priors/sources.yaml)")
     quote: str | None = None
 
 
@@ -99,9 +101,38 @@ class Reasoning(_Response):
     top_two_swap_fraction: float | None = None
 
 
+class SummaryCondition(_Response):
+    id: str
+    name: str
+    probability: float = Field(description="rounded to 2 decimals")
+    interval: Annotated[list[float], Field(min_length=2, max_length=2)] | None = None
+
+
+class SummaryExplanation(_Response):
+    present: list[str]
+    probability: float = Field(description="rounded to 2 decimals")
+
+
+class Summary(_Response):
+    """The short reading of a diagnosis, first in the body; the detail follows."""
+
+    triage: TriageLevel | None = Field(description="the triage level (null when nothing was answered)")
+    triage_label: str = Field(description="the level in words")
+    reasons: list[str] = Field(description="why: the triage reasons (or the red flags' reasons)")
+    red_flags: list[str] = Field(description="ids of the red flags that fired")
+    provisional: bool | None = None
+    outside_population: str | None = Field(None, description="why the case is outside the model's population")
+    explanations: list[SummaryExplanation] | None = Field(None, description="the top joint explanations")
+    top_conditions: list[SummaryCondition] = Field(description="the 3 most probable conditions")
+    text: str = Field(description="all of the above in one or two sentences")
+
+
 class DiagnosisResponse(_Response):
     model: ModelInfo
-    conditions: list[ConditionResult] = Field(description="every condition, most probable first")
+    summary: Summary | None = None
+    conditions: list[ConditionResult] = Field(
+        description="every condition, most probable first; probabilities, intervals and effects rounded to 4 decimals "
+                    "(likelihood ratios to 4 significant digits; exact values in Python and in hipdx score)")
     triage: Triage
     next_questions: list[NextQuestion] | None = None
     evidence: dict[str, str] = Field(description="the evidence as understood, after numbers were binned")
