@@ -45,6 +45,7 @@ from . import schemas as s
 from .auth import JwtVerifier, bearer_token, key_is_valid, parse_api_keys, unauthorized
 from .openapi import build_openapi
 from .problems import Problem, evidence_problem, problem_response
+from .web import blueprint as web_blueprint
 
 log = logging.getLogger("hipdx.http")
 
@@ -373,6 +374,8 @@ def create_app(model: Any = None, config: Mapping[str, Any] | None = None) -> Fl
         if swagger is None:
             raise Problem(404, "Swagger UI assets are not installed")
         return send_from_directory(swagger, name, max_age=86400)
+
+    app.register_blueprint(web_blueprint)  # the case page: GET / and GET /case
 
     # ------------------------------------------------------------------ CDS Hooks
     @app.get("/cds-services", endpoint="cds_discovery")
