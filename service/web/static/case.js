@@ -17,7 +17,10 @@ const GROUP_TITLES = {
   signs: "Signs",
 };
 const GROUP_FIRST = ["red_flags"]; // screening first; the other groups in the model's order
-const STATE_WORDS = { present: "present", absent: "absent", yes: "yes", no: "no" };
+const STATE_WORDS = {
+  under_30: "under 30", "30_39": "30–39", "40_49": "40–49", "50_plus": "50 or over",
+  under_2: "under 2", "2_plus": "2 or more", up_to_13_5: "up to 13.5", over_13_5: "over 13.5",
+};
 const NOT_ASKED = "";
 
 const state = {
@@ -49,7 +52,7 @@ function h(tag, attrs = {}, ...children) {
 }
 const $ = (id) => document.getElementById(id);
 const pct = (p) => `${(100 * p).toFixed(p < 0.1 && p > 0 ? 1 : 0)}%`;
-const words = (s) => STATE_WORDS[s] || String(s).replaceAll("_", " ").replace(/(\d) (\d)/g, "$1.$2");
+const words = (s) => STATE_WORDS[s] || String(s).replaceAll("_", " ");
 const signed = (x) => `${x >= 0 ? "+" : "−"}${Math.abs(100 * x).toFixed(1)} points`;
 
 // ------------------------------------------------------------------ API
