@@ -181,3 +181,40 @@ def test_every_control_has_a_label(live_server, browser_page):
     groups = page.locator("fieldset.question")
     assert groups.count() > 30
     assert page.evaluate("[...document.querySelectorAll('fieldset.question')].every(f => f.querySelector('legend').textContent.trim())")
+
+
+def test_keys_other_issues_add_are_shown_when_present(live_server, browser_page, model, out_dir):
+    """triage.reasons / provisional / open_questions, a null level, outside_population and
+    explanations: the page shows them as soon as the API sends them (here the API's own body for
+    a case, with those keys added, is served to the page)."""
+    evidence = {"age": 45, "sex": "female", "pain_lateral_hip": "present"}
+    body = json.loads(json.dumps(model.diagnose(evidence).to_dict()))
+    body["triage"].update({"level": "urgent", "provisional": True, "open_questions": ["cannot_bear_weight", "fever"],
+                           "reasons": [{"rule": "r1", "reason": "A reason from the triage rules",
+                                        "source": "002_3cff6c4d9534aba2.txt", "title": "Causes of hip pain in runners"}]})
+    body["outside_population"] = {"reason": "younger than the adult population the model describes"}
+    body["explanations"] = [{"present": ["gtps"], "probability": 0.58}, {"present": ["gtps", "muscle_strain"], "probability": 0.2},
+                            {"present": [], "probability": 0.05}]
+    page = browser_page
+    page.route("**/v1/diagnosis", lambda route: route.fulfill(status=200, content_type="application/json", body=json.dumps(body)))
+    open_case(page, live_server, evidence)
+    level, text = banner(page)
+    assert level == "urgent" and "URGENT" in text and "(provisional)" in text
+    assert "A reason from the triage rules" in text and "Causes of hip pain in runners" in text
+    assert "younger than the adult population" in page.locator("#outside").inner_text()
+    items = page.locator("#explanations li").all_inner_texts()
+    assert items[0].startswith("58%") and "Greater trochanteric pain syndrome" in items[0]
+    assert "none of the conditions in the model" in items[2]
+    page.locator('#triage button.jump[data-variable="fever"]').click()
+    assert page.evaluate("document.activeElement.closest('.question')?.id") == "q-fever"
+
+    # nothing answered: a null level reads "not rated"
+    body["triage"] = {"level": None, "red_flags": [], "reasons": [], "provisional": True, "open_questions": []}
+    body["summary"]["triage_label"] = "Not rated: no answers yet"
+    with page.expect_response(lambda r: r.url.endswith("/v1/diagnosis")):
+        page.get_by_role("button", name="Clear all answers").click()
+    _settled(page)
+    level, text = banner(page)
+    assert level == "none" and "NOT RATED" in text
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(out_dir / "added_keys.png"), full_page=False)

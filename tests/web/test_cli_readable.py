@@ -69,3 +69,21 @@ def test_priors_wide_prints_everything(capsys):
     longest = max(frame["quote"], key=len)
     assert longest in out and max(len(line) for line in out.splitlines()) > 100
     assert set(frame["title"]) - {""} <= set(bundled_sources()[f].title for f in bundled_sources())
+
+
+def test_text_report_shows_keys_other_issues_add(model):
+    from service.text_report import format_text
+
+    body = model.diagnose({"age": 45, "pain_lateral_hip": "present"}).to_dict()
+    body["triage"].update({"level": None, "provisional": True, "open_questions": ["fever"],
+                           "reasons": [{"rule": "r", "reason": "Because of a rule", "source": "001_836542559a107186.txt",
+                                        "title": "Hip pain after running", "quote": "a quote"}]})
+    body["outside_population"] = {"reason": "under 18"}
+    body["explanations"] = [{"present": ["gtps"], "probability": 0.58}, {"present": [], "probability": 0.1}]
+    out = format_text(body)
+    assert "TRIAGE: NOT RATED" in out and "(provisional)" in out
+    assert '  - Because of a rule [Hip pain after running: "a quote"]' in out
+    assert "  ? To settle the triage, ask: fever" in out and "OUTSIDE THE MODEL'S POPULATION: under 18" in out
+    assert "    58%  gtps" in out and "none of the conditions in the model" in out
+    assert out.index("TRIAGE") < out.index("Most likely explanations") < out.index("Conditions, most probable first")
+    assert max(len(line) for line in out.splitlines()) <= 100

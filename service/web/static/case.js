@@ -236,6 +236,7 @@ async function diagnoseReadable(evidence) {
 function clearResult() {
   for (const id of ["triage", "outside", "explanations", "conditions", "next"]) $(id).replaceChildren();
   $("triage").className = "banner";
+  delete $("triage").dataset.key;
   $("summary-text").textContent = "";
 }
 
@@ -302,6 +303,10 @@ function renderTriage(body) {
   const level = t.level ?? null;
   const info = LEVELS[level] || { word: "NOT RATED", icon: "…" };
   const box = $("triage");
+  // re-rendered (and so announced by screen readers) only when what it says changes
+  const key = JSON.stringify([t, s.triage_label]);
+  if (box.dataset.key === key) return;
+  box.dataset.key = key;
   box.className = `banner level-${level || "none"}`;
   box.dataset.level = level || "none";
   const title = h("p", { class: "banner-title" },
