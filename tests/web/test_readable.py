@@ -132,3 +132,9 @@ def test_to_dict_does_not_change_the_cached_citations(model):
     b = model.diagnose(GTPS).to_dict(decimals=None)
     src = a["conditions"][0]["evidence"][0]["sources"][0]
     assert list(src).count("title") == 1 and b["conditions"][0]["evidence"][0]["sources"][0]["title"] == src["title"]
+
+
+def test_model_description_priors_are_rounded(model):
+    for c in model.describe()["conditions"]:
+        assert c["prior"] == round(float(model.prior_probabilities[c["id"]]), 4)
+    assert "0.1499999" not in json.dumps(model.describe())
