@@ -218,3 +218,20 @@ def test_keys_other_issues_add_are_shown_when_present(live_server, browser_page,
     assert level == "none" and "NOT RATED" in text
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(out_dir / "added_keys.png"), full_page=False)
+
+
+def test_a_server_with_api_keys_asks_for_one(browser_page, model):
+    """With HIPDX_API_KEYS set, /v1/* needs a key: the page says so, asks for it, then works."""
+    from tests.browser import live_server
+
+    page = browser_page
+    with live_server(env={"HIPDX_API_KEYS": "page-key-1"}) as base:
+        page.goto(f"{base}/case")
+        error = page.locator("#error")
+        error.wait_for(state="visible")
+        assert "API key" in error.inner_text()
+        page.get_by_label("This server needs an API key:").fill("page-key-1")
+        with page.expect_response(lambda r: r.url.endswith("/v1/diagnosis")):
+            page.get_by_role("button", name="Use key").click()
+        _settled(page)
+        assert error.is_hidden() and page.locator("#conditions > li").count() == len(model.conditions)

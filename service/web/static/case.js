@@ -88,8 +88,6 @@ function buildForm(model) {
     for (const v of groups.get(g)) section.append(v.numeric ? numberQuestion(v) : choiceQuestion(v));
     form.append(section);
   }
-  form.addEventListener("change", onAnswer);
-  form.addEventListener("input", (e) => { if (e.target.type === "number") onAnswer(); });
 }
 
 function choiceQuestion(v) {
@@ -468,6 +466,8 @@ async function start() {
   diagnose();
 }
 
+$("case-form").addEventListener("change", onAnswer);
+$("case-form").addEventListener("input", (e) => { if (e.target.type === "number") onAnswer(); });
 $("clear").addEventListener("click", clearForm);
 $("copy-link").addEventListener("click", async () => {
   const status = $("copy-status");
