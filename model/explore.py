@@ -93,7 +93,7 @@ def answer_trajectory(m: HipModel, evidence: Mapping[str, Any], answers: Mapping
     scripted: bool | None = None
     gain = np.nan
     for step in range(max_steps + 1):
-        d = m.diagnose(ev).to_dict()
+        d = m.diagnose(ev).to_dict(decimals=None)  # exact values for analysis
         stop = bool(d["reasoning"]["should_stop"]) or not d["next_questions"]
         rows.append({
             "step": step, "asked": asked, "answer": answer, "scripted": scripted, "expected_information_gain": gain,

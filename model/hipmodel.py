@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .diagnosis import ConditionResult, Diagnosis, Screening
+from .diagnosis import API_DECIMALS, ConditionResult, Diagnosis, Screening
 from .engine import Engine, EngineResult
 from .parameters import Parameters, build_parameters
 from .population import Population
@@ -76,14 +76,15 @@ class HipModel:
         return self.vocabulary.variables
 
     def describe(self) -> dict[str, Any]:
-        """What the model knows, as plain data (the body of ``GET /v1/model``)."""
+        """What the model knows, as plain data (the body of ``GET /v1/model``); priors rounded to
+        ``API_DECIMALS`` like every probability the API sends (exact: ``prior_probabilities``)."""
         return {
             "model": {"name": MODEL_NAME, "version": self.version},
             "population": self.priors.population,
             **({} if (age := self.priors.population_age) is None else {"population_age_range": {
                 "min": age.min, "max": age.max, "unit": "years", "basis": age.basis, "reason": age.reason}}),
             "conditions": [
-                {"id": c, "name": self.condition_name(c), "prior": float(self.prior_probabilities[c])}
+                {"id": c, "name": self.condition_name(c), "prior": round(float(self.prior_probabilities[c]), API_DECIMALS)}
                 for c in self.conditions
             ],
             "variables": [v.to_dict() for v in self.variables.values()],

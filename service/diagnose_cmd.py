@@ -1,10 +1,27 @@
-"""``hipdx diagnose``: one runner's diagnosis as JSON, from ``var=state`` pairs or a JSON object."""
+"""``hipdx diagnose``: one runner's diagnosis from ``var=state`` pairs or a JSON object, as a
+readable text report (default) or JSON (``--format json``, exactly the API body)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from collections.abc import Callable
+from typing import Any
+
+
+def _text(diagnosis: Any) -> str:
+    from .text_report import format_text
+
+    return format_text(diagnosis.to_dict())
+
+
+def _json(diagnosis: Any) -> str:
+    return json.dumps(diagnosis.to_dict(), indent=2) + "\n"
+
+
+# --format choices: name -> (Diagnosis -> text to print). Add a channel here (e.g. fhir).
+FORMATS: dict[str, Callable[[Any], str]] = {"text": _text, "json": _json}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -12,6 +29,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="answers as var=state pairs (e.g. sex=female age=45 pain_lying_on_side=present), "
                         "or one JSON object, or @file.json")
     p.add_argument("--priors", metavar="DIR", help="priors directory (default: the bundled priors)")
+    p.add_argument("--format", "-f", choices=list(FORMATS), default="text",
+                   help="text: a readable report (triage first, conditions with intervals, why, next questions); "
+                        "json: exactly the body of POST /v1/diagnosis (default: text)")
 
 
 def parse_evidence_args(items: list[str]) -> dict:
@@ -68,8 +88,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"hipdx diagnose: {exc}", file=sys.stderr)
         _print_screening(model.screen(evidence))
         return 2
-    json.dump(diagnosis.to_dict(), sys.stdout, indent=2)
-    sys.stdout.write("\n")
+    sys.stdout.write(FORMATS[args.format](diagnosis))
     return 0
 
 

@@ -46,6 +46,7 @@ from .auth import JwtVerifier, bearer_token, key_is_valid, parse_api_keys, unaut
 from .openapi import build_openapi
 from .problems import Problem, evidence_problem, problem_response
 from .strict_json import DuplicateKeyError, read_json_text
+from .web import blueprint as web_blueprint
 
 log = logging.getLogger("hipdx.http")
 
@@ -426,6 +427,8 @@ def create_app(model: Any = None, config: Mapping[str, Any] | None = None) -> Fl
         if swagger is None:
             raise Problem(404, "Swagger UI assets are not installed")
         return send_from_directory(swagger, name, max_age=86400)
+
+    app.register_blueprint(web_blueprint)  # the case page: GET / and GET /case
 
     # ------------------------------------------------------------------ CDS Hooks
     @app.get("/cds-services", endpoint="cds_discovery")

@@ -66,6 +66,7 @@ class Citation(_Response):
     kind: str | None = Field(None, description="stated | verbal | assumption")
     value: str | None = None
     source: str | None = None
+    title: str | None = Field(None, description="the cited article's title (priors/sources.yaml)")
     quote: str | None = None
     reason: str | None = None
 
@@ -93,6 +94,7 @@ class RedFlag(_Response):
     level: TriageLevel | None = None
     reason: str
     source: str | None = None
+    title: str | None = Field(None, description="the cited article's title (priors/sources.yaml)")
     quote: str | None = None
 
 
@@ -102,6 +104,7 @@ class TriageReason(_Response):
     level: TriageLevel | None = Field(None, description="the level this rule asks for")
     reason: str
     source: str = Field(description="source document, or the priors entry that states the rule")
+    title: str | None = Field(None, description="the cited article's title (priors/sources.yaml)")
 
 
 class Triage(_KeepNull):
@@ -118,6 +121,7 @@ class OutsidePopulation(_Response):
     reason: str
     rule: str | None = None
     source: str | None = None
+    title: str | None = Field(None, description="the cited article's title (priors/sources.yaml)")
 
 
 class NextQuestion(_Response):
@@ -138,11 +142,42 @@ class Reasoning(_Response):
     top_two_swap_fraction: float | None = None
 
 
+class SummaryCondition(_Response):
+    id: str
+    name: str
+    probability: float = Field(description="rounded to 2 decimals")
+    interval: Annotated[list[float], Field(min_length=2, max_length=2)] | None = None
+
+
+class SummaryExplanation(_Response):
+    present: list[str]
+    probability: float = Field(description="rounded to 2 decimals")
+
+
+class Summary(_KeepNull):
+    """The short reading of a diagnosis, first in the body; the detail follows."""
+
+    KEEP_NULL: ClassVar[tuple[str, ...]] = ("triage",)
+    triage: TriageLevel | None = Field(description="the triage level (null when nothing was answered)",
+                                       json_schema_extra=NULLABLE)
+    triage_label: str = Field(description="the level in words")
+    reasons: list[str] = Field(description="why: the triage reasons (or the red flags' reasons)")
+    red_flags: list[str] = Field(description="ids of the red flags that fired")
+    provisional: bool | None = None
+    outside_population: str | None = Field(None, description="why the case is outside the model's population")
+    explanations: list[SummaryExplanation] | None = Field(None, description="the top joint explanations")
+    top_conditions: list[SummaryCondition] = Field(description="the 3 most probable conditions")
+    text: str = Field(description="all of the above in one or two sentences")
+
+
 class DiagnosisResponse(_KeepNull):
     KEEP_NULL: ClassVar[tuple[str, ...]] = ("outside_population",)
     model: ModelInfo
-    conditions: list[ConditionResult] = Field(description="every condition, most probable first; equal "
-                                                          "probabilities in the fixed condition order of GET /v1/model")
+    summary: Summary | None = None
+    conditions: list[ConditionResult] = Field(
+        description="every condition, most probable first (equal probabilities in the fixed condition order of "
+                    "GET /v1/model); probabilities, intervals and effects rounded to 4 decimals "
+                    "(likelihood ratios to 4 significant digits; exact values in Python and in hipdx score)")
     triage: Triage
     outside_population: OutsidePopulation | None = Field(
         description="null inside the model's population; else why the case is outside it (then never self care)",

@@ -16,6 +16,7 @@ import model
 import priors
 from model import load_model
 from model.priors import PRIOR_FILES, bundled_priors_dir
+from model.sources import SOURCES_FILE
 from tests.conftest import ROOT
 
 SKIP = shutil.ignore_patterns(
@@ -63,7 +64,10 @@ def test_wheel_install_finds_the_bundled_priors(tmp_path):
         text=True,
         timeout=240,
     )
-    assert sorted(p.name for p in (site / "priors").glob("*.yaml")) == sorted(PRIOR_FILES)
+    assert sorted(p.name for p in (site / "priors").glob("*.yaml")) == sorted((*PRIOR_FILES, SOURCES_FILE))
+    web = site / "service" / "web"  # the case page works from an installed wheel
+    assert {p.relative_to(web).as_posix() for p in web.rglob("*.*") if p.suffix in (".js", ".css", ".html")} == {
+        "static/case.js", "static/case.css", "templates/case.html"}
     code = (
         "import json, model, priors\n"
         "from model import load_model\n"

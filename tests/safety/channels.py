@@ -164,7 +164,7 @@ def cli_channel(ctx: Context, case: dict) -> Outcome:
         evidence_text = text[text.index(":") + 1: text.rindex("}")].strip()
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = diagnose_cmd.run(argparse.Namespace(evidence=[evidence_text], priors=None))
+        code = diagnose_cmd.run(argparse.Namespace(evidence=[evidence_text], priors=None, format="json"))
     if code == 0:
         d = json.loads(out.getvalue())
         t = d["triage"]

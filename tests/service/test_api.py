@@ -70,7 +70,7 @@ def test_diagnosis_is_exactly_to_dict(client, model):
     assert resp.headers["X-Hipdx-Model-Version"] == model.version
     assert [c["probability"] for c in body["conditions"]] == sorted((c["probability"] for c in body["conditions"]), reverse=True)
     # null only where the contract means it (DESIGN.md 5): no triage level, inside the population
-    assert "null" not in resp.get_data(as_text=True).replace('"outside_population":null', "")
+    assert "null" not in resp.get_data(as_text=True).replace('"outside_population":null', "").replace('"triage":null', "")
 
 
 def test_response_models_declare_every_field(model):
@@ -203,13 +203,14 @@ def test_openapi_document(client, model):
     assert set(model.variables) | set(model.vocabulary.aliases) == set(evidence)
     assert evidence["sex"]["anyOf"][0]["enum"] == ["female", "male"]
     # response schemas never allow null: absent fields are omitted
-    # ... except the two the contract sends as null on purpose
+    # ... except the three the contract sends as null on purpose (no triage level, also in the summary)
     def nullable(node):
         return {"type": "null"} in node.get("anyOf", [])
 
     diag = schemas_["DiagnosisResponse"]
     assert [k for k, v in diag["properties"].items() if nullable(v)] == ["outside_population"]
     assert [k for k, v in schemas_["Triage"]["properties"].items() if nullable(v)] == ["level"]
+    assert [k for k, v in schemas_["Summary"]["properties"].items() if nullable(v)] == ["triage"]
     assert "null" not in json.dumps({k: v for k, v in diag["properties"].items() if k != "outside_population"})
     assert "null" not in json.dumps(schemas_["ConditionResult"])
     refs = {v for v in _walk_refs(doc)}
