@@ -11,6 +11,7 @@ a failure leaves nothing behind. The source folder is never written to.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from ..priors import PRIOR_FILES, Priors, PriorsError, load_priors
 
-METHOD = "MAP-EM (hipdx learn): Beta/Dirichlet/log-normal prior from the cited value and range, updated with data"
+METHOD = "MAP-EM"  # README "Learning from confirmed diagnoses": Beta/Dirichlet/log-normal prior from value and range
 
 
 def _yaml():
@@ -107,6 +108,9 @@ def write_learned_priors(priors: Priors, numbers: Mapping[str, object], out_dir:
         if out_dir.exists():
             out_dir.rmdir()
         tmp.rename(out_dir)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(out_dir, 0o777 & ~umask)  # mkdtemp made it private; a priors folder is ordinary data
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
