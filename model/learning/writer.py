@@ -132,3 +132,46 @@ def _flow(record: dict):
             m[key] = value
     m.fa.set_flow_style()
     return m
+
+
+def write_changed_priors(priors: Priors, values: Mapping[str, float], out_dir: str | Path, reason: str) -> Priors:
+    """Copy ``priors`` to a new folder with some cited numbers replaced (``values``: path -> value).
+
+    For what-if networks, e.g. the "true" network of a recovery experiment. Each changed entry
+    gets the new ``value`` and its ``reason`` is prefixed with ``reason``; its range is widened to
+    contain the new value. Verbal priors take their value from the scale and cannot be changed
+    here (:class:`PriorsError`). Returns the loaded new priors.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise PriorsError(f"{out_dir}: already exists and is not an empty folder")
+    known = {p.path: p for p in priors.all_priors()}
+    by_file: dict[str, list[str]] = {}
+    for path in values:
+        if path not in known:
+            raise PriorsError(f"{path!r} is not a prior of {priors.directory}")
+        if known[path].kind == "verbal":
+            raise PriorsError(f"{path}: a verbal prior's value comes from its word; change a stated or assumed number")
+        by_file.setdefault(known[path].file, []).append(path)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    y = _yaml()
+    for name in PRIOR_FILES:
+        src = Path(priors.directory) / name
+        if name not in by_file:
+            shutil.copyfile(src, out_dir / name)
+            continue
+        with open(src, encoding="utf-8") as fh:
+            doc = y.load(fh)
+        for path in by_file[name]:
+            node = _node(doc, path)
+            v = float(values[path])
+            node["value"] = v
+            lo, hi = node["range"]
+            node["range"][0], node["range"][1] = min(lo, v), max(hi, v)
+            node["reason"] = f"{reason}: {node.get('reason') or node.get('quote') or ''}"
+            if node.get("kind") == "stated":
+                node["kind"] = "assumption"  # no longer the number the source states
+                node.pop("quote", None)
+        with open(out_dir / name, "w", encoding="utf-8") as fh:
+            y.dump(doc, fh)
+    return load_priors(out_dir)
