@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
 
-FORMATS = {
-    "bif": ("BIFWriter", "write_bif"),
-    "xmlbif": ("XMLBIFWriter", "write_xmlbif"),
-    "net": ("NETWriter", "write_net"),
-    "xdsl": ("XDSLWriter", "write_xdsl"),
-    "uai": ("UAIWriter", "write_uai"),
-}
+import numpy as np
+
+FORMATS = {"bif": "BIFWriter", "xmlbif": "XMLBIFWriter", "net": "NETWriter", "xdsl": "XDSLWriter", "uai": "UAIWriter"}
+_EXPONENT = re.compile(r"(?<![\w.])(\d+(?:\.\d*)?[eE][-+]?\d+)")
 EXTENSIONS = {".bif": "bif", ".xmlbif": "xmlbif", ".bifxml": "xmlbif", ".xml": "xmlbif", ".net": "net",
               ".xdsl": "xdsl", ".uai": "uai"}
 
@@ -55,19 +53,41 @@ def export_network(model, fmt: str, output: str | os.PathLike) -> None:
     """
     import pgmpy.readwrite as readwrite
 
-    network = model.network.copy()
+    network = topological_copy(model.network)
     network.name = f"hipdx_{model.version}"
-    writer_name, method = FORMATS[fmt]
+    writer = getattr(readwrite, FORMATS[fmt])(network)
     output = Path(output)
     fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent if str(output.parent) else ".")
     os.close(fd)
     try:
-        getattr(getattr(readwrite, writer_name)(network), method)(tmp)
+        if fmt == "uai":
+            # pgmpy's UAI reader (and the UAI grammar) take plain decimals: write tiny probabilities
+            # such as 7.4e-05 as their exact positional decimal instead of scientific notation.
+            text = _EXPONENT.sub(lambda mt: np.format_float_positional(float(mt.group(1)), trim="-"), str(writer))
+            Path(tmp).write_text(text, encoding="utf-8")
+        else:
+            writer.write(tmp)
         os.replace(tmp, output)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def topological_copy(network):
+    """The network with its nodes in topological order (parents first): XDSL and NET readers such as
+    GeNIe's and pyAgrum's expect a node's parents to be declared before it (``fai`` before
+    ``labral_tear``)."""
+    import networkx as nx
+    from pgmpy.models import DiscreteBayesianNetwork
+
+    order = list(nx.lexicographical_topological_sort(network))
+    out = DiscreteBayesianNetwork()
+    out.add_nodes_from(order)
+    out.add_edges_from(sorted(network.edges(), key=lambda e: (order.index(e[1]), order.index(e[0]))))
+    out.add_cpds(*[network.get_cpds(v).copy() for v in order])
+    out.check_model()
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
