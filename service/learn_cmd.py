@@ -206,8 +206,8 @@ def summary_text(run: LearnRun) -> str:
                      f"  cases {n.prior_cases:,.0f} -> {n.effective_cases:,.0f}")
     if run.scores_before is not None:
         lines.append(f"\nheld-out calibration ({run.holdout_rows:,} rows; labelled pairs per condition):")
-        both = run.scores_before[["n", "log_loss", "brier"]].join(run.scores_after[["log_loss", "brier"]],
-                                                                 lsuffix="_before", rsuffix="_after")
+        both = pd.concat([run.scores_before[["n"]], run.scores_before[["log_loss", "brier"]].add_suffix("_before"),
+                          run.scores_after[["log_loss", "brier"]].add_suffix("_after")], axis=1)
         with pd.option_context("display.width", 200, "display.float_format", "{:.4f}".format):
             lines.append(both.to_string())
     else:

@@ -99,8 +99,8 @@ def report_html(run) -> str:
         "<h2>Calibration on the held-out rows</h2>",
     ]
     if run.scores_before is not None:
-        table = run.scores_before[["n", "prevalence", "log_loss", "brier"]].join(
-            run.scores_after[["log_loss", "brier"]], lsuffix=" before", rsuffix=" after")
+        table = pd.concat([run.scores_before[["n", "prevalence"]], run.scores_before[["log_loss", "brier"]].add_suffix(" before"),
+                           run.scores_after[["log_loss", "brier"]].add_suffix(" after")], axis=1)
         parts.append(table.to_html(float_format=lambda x: f"{x:.4f}", border=0))
         parts.append(f"<p><img alt='reliability plot' src='{_png(reliability_figure(run.reliability_before, run.reliability_after))}'></p>")
         parts.append("<h3>Reliability data</h3>")

@@ -79,13 +79,19 @@ def expected_counts(engine: Engine, params, data: Observed, chunk_rows: int = 20
     keys = (rf + 1) @ radix
     order = np.argsort(keys, kind="stable")
     keys_sorted = keys[order]
-    cfg = np.arange(n_cfg, dtype=np.int64)
+    # One matrix product gives each row's log likelihood of its findings AND the log indicator of its
+    # labels: label features are log 1[condition j present / absent in configuration C].
+    bits = ((np.arange(n_cfg)[None, :] >> np.arange(k)[:, None]) & 1).astype(bool)  # (K, C)
+    label_rows = np.empty((2 * k, n_cfg))
+    label_rows[0::2] = np.where(bits, 0.0, NEG)  # label 0 = present
+    label_rows[1::2] = np.where(bits, NEG, 0.0)  # label 1 = absent
+    features = np.vstack([engine.log_lik, label_rows])  # (S + 2K, C)
+    n_find = engine.log_lik.shape[0]
     weight_rc = np.zeros(joint.shape)  # sum over rows of [R consistent] L/Z, by grid row
-    n_features = engine.log_lik.shape[0]
-    finding_counts = np.zeros((n_features, n_cfg))
+    finding_counts = np.zeros((n_find, n_cfg))
     loglik = 0.0
-    # float32 for the (rows x 2**K) likelihoods and posteriors (half the memory traffic); the log
-    # likelihoods and every sum over rows stay float64.
+    # dtype (float32 by default) for the (rows x 2**K) likelihoods and posteriors (half the memory
+    # traffic); the log likelihoods and every sum over rows stay float64.
     for start in range(0, len(order), chunk_rows):
         rows = order[start:start + chunk_rows]
         chunk_keys = keys_sorted[start:start + chunk_rows]
@@ -97,39 +103,38 @@ def expected_counts(engine: Engine, params, data: Observed, chunk_rows: int = 20
             consistent &= (obs < 0) | (grid[None, :, j] == obs)
         mask = sp.csr_matrix(consistent.astype(float))
         prior = np.asarray(mask @ joint).astype(dtype)  # (P, C) P(answered risk factors, C)
-        onehot = _onehot(engine, np.asarray(data.finding_codes[rows], dtype=np.int64))
-        loglik_rows = onehot @ engine.log_lik  # (n, C) log likelihood of the rows' findings (NEG = impossible)
-        labels = np.asarray(data.labels[rows], dtype=np.int64)
-        known = labels >= 0
-        if known.any():
-            bits = (1 << np.arange(k, dtype=np.int64))
-            care = (known * bits).sum(axis=1)  # which condition bits are fixed
-            want = ((known & (labels == 0)) * bits).sum(axis=1)  # fixed to present (bit 1)
-            bad = (cfg[None, :] & care[:, None]) != want[:, None]
-            loglik_rows[bad] = NEG
+        onehot = _onehot(engine, np.asarray(data.finding_codes[rows], dtype=np.int64),
+                         np.asarray(data.labels[rows], dtype=np.int64))
+        loglik_rows = onehot @ features  # (n, C) log P(findings | C) + log 1[C agrees with the labels]
         top = loglik_rows.max(axis=1)
         loglik_rows -= top[:, None]
-        lik = np.exp(np.maximum(loglik_rows, -700.0).astype(dtype))  # (n, C) L_row(C) / its maximum
+        with np.errstate(over="ignore"):  # NEG (log 0) becomes -inf in float32: exp gives 0
+            lik = np.exp(loglik_rows.astype(dtype))  # (n, C) L_row(C) / its maximum
         pattern_prior = prior[inverse]
         z = np.einsum("nc,nc->n", lik, pattern_prior, dtype=np.float64)
         if (z <= 0).any() or (top < NEG / 2).any():
             raise ValueError("some rows' answers and labels have probability zero under the network")
         loglik += float((top + np.log(z)).sum())
         lik /= z[:, None].astype(dtype)
-        # Group the rows' L/Z by pattern (rows are sorted by pattern) and spread over the grid.
-        per_pattern = np.add.reduceat(lik, first, axis=0, dtype=np.float64)
-        weight_rc += mask.T @ per_pattern
+        # Group the rows' L/Z by pattern and spread over the consistent grid rows.
+        group = sp.csr_matrix((np.ones(len(rows), dtype=dtype), (inverse.reshape(-1), np.arange(len(rows)))),
+                              shape=(len(uniq), len(rows)))
+        weight_rc += mask.T @ (group @ lik).astype(np.float64)
         lik *= pattern_prior  # the posterior over C of each row
-        finding_counts += onehot.T.astype(dtype) @ lik
+        finding_counts += onehot[:, :n_find].T.astype(dtype) @ lik
     rc = joint * weight_rc  # (G, C) expected counts
     return Counts(_family_counts(engine, params, rc, finding_counts), loglik, len(data))
 
 
-def _onehot(engine: Engine, finding_codes: np.ndarray) -> np.ndarray:
-    """(n, n_features) indicator of each row's answered finding states (the engine's feature order)."""
-    out = np.zeros((finding_codes.shape[0], engine.log_lik.shape[0]))
+def _onehot(engine: Engine, finding_codes: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """(n, S + 2K) indicator of each row's answered finding states (the engine's feature order),
+    then of its labels (condition j present: column S + 2j, absent: S + 2j + 1)."""
+    n_find = engine.log_lik.shape[0]
+    out = np.zeros((finding_codes.shape[0], n_find + 2 * labels.shape[1]))
     rows, cols = np.nonzero(finding_codes >= 0)
     out[rows, engine.finding_offsets[cols] + finding_codes[rows, cols]] = 1.0
+    rows, cols = np.nonzero(labels >= 0)
+    out[rows, n_find + 2 * cols + labels[rows, cols]] = 1.0
     return out
 
 

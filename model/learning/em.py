@@ -147,12 +147,13 @@ class _MStep:
         return h
 
 
-def learn(priors: Priors, data: Observed, max_iter: int = 50, m_steps: int = 15, tol: float = 1e-3,
+def learn(priors: Priors, data: Observed, max_iter: int = 50, m_steps: int = 15, tol: float = 1e-6,
           callback=None) -> LearningResult:
     """MAP-EM from ``priors`` (its numbers become the Beta/Dirichlet/log-normal priors) on ``data``.
 
     ``max_iter`` EM iterations at most; each M-step takes at most ``m_steps`` L-BFGS-B steps.
-    Stops when the log posterior improves by less than ``tol`` (natural-log units) in an iteration.
+    Stops when the log posterior improves by less than ``tol`` times its size (at least ``tol``
+    nats) in an iteration.
     ``callback(iteration, log_posterior)`` is called after each E-step. With no rows, the
     learned numbers are the priors' own values.
     """
@@ -175,7 +176,7 @@ def learn(priors: Priors, data: Observed, max_iter: int = 50, m_steps: int = 15,
         iterations = it + 1
         if callback is not None:
             callback(it, log_post)
-        if len(history) > 1 and history[-1] - history[-2] < tol:
+        if len(history) > 1 and history[-1] - history[-2] < tol * max(1.0, abs(log_post)):
             converged = True
             break
         t0 = time.perf_counter()
