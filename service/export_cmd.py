@@ -55,7 +55,7 @@ def export_network(model, fmt: str, output: str | os.PathLike) -> None:
 
     network = topological_copy(model.network)
     network.name = f"hipdx_{model.version}"
-    writer = getattr(readwrite, FORMATS[fmt])(network)
+    writer = _FullPrecisionNETWriter(network) if fmt == "net" else getattr(readwrite, FORMATS[fmt])(network)
     output = Path(output)
     fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent if str(output.parent) else ".")
     os.close(fd)
@@ -72,6 +72,21 @@ def export_network(model, fmt: str, output: str | os.PathLike) -> None:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def _FullPrecisionNETWriter(network):
+    """pgmpy's NETWriter with every probability written exactly (its own rounds to 8 decimals,
+    ~1e-8 off): shortest exact positional decimals, never scientific notation."""
+    from pgmpy.readwrite import NETWriter
+
+    class Writer(NETWriter):
+        def net_cpd(self, var_name):
+            cpt = np.moveaxis(np.asarray(self.tables[var_name], dtype=float), 0, -1)
+            text = np.array2string(cpt, threshold=np.inf, max_line_width=np.inf, separator=" ",
+                                   formatter={"float_kind": lambda x: np.format_float_positional(x, trim="0")})
+            return text.replace("[", "(").replace("]", ")")
+
+    return Writer(network)
 
 
 def topological_copy(network):

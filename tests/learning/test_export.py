@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from service.cli import main
-from service.export_cmd import export_format
+from service.export_cmd import export_format, topological_copy
 
 gum = pytest.importorskip("pyagrum")
 
@@ -81,7 +81,8 @@ def test_pgmpy_readers_read_back_the_same_network(exported, bundled, fmt):
     model = _read_back(exported[fmt], fmt)
     assert len(model.nodes()) == len(bundled.network.nodes())
     if fmt == "uai":  # UAI has no names: variables are var_<i> in the writer's order, states 0..k-1
-        order = [name for name, _ in UAIWriter(bundled.network).domain]
+        domain = UAIWriter(topological_copy(bundled.network)).domain  # {variable: cardinality}
+        order = [name for name, _ in sorted(domain.items(), key=lambda x: (x[1], x[0]))]  # as UAIWriter numbers them
         name_of = {v: f"var_{i}" for i, v in enumerate(order)}
         state_of = {v: {s: i for i, s in enumerate(bundled.network.get_cpds(v).state_names[v])} for v in order}
     else:
