@@ -1,18 +1,19 @@
 """``hipdx export``: the network in the file formats other Bayesian-network tools open.
 
-Written by pgmpy's own writers from the reference network (``HipModel.network``):
+Written from the reference network (``HipModel.network``, nodes in topological order):
 
 - ``bif`` (BIF 0.15: pyAgrum, SamIam, bnlearn), ``xmlbif`` (XMLBIF 0.3: pyAgrum reads it as
-  ``.bifxml``, Weka, JavaBayes), ``net`` (Hugin NET: Hugin, SamIam, pyAgrum), ``xdsl`` (GeNIe /
-  SMILE, pyAgrum) and ``uai`` (the UAI inference competition format; pyAgrum's UAI reader refuses
-  this network's tables, pgmpy reads it back).
+  ``.bifxml``, Weka, JavaBayes) and ``xdsl`` (GeNIe / SMILE) by pgmpy's writers;
+- ``net`` (Hugin NET: Hugin, SamIam, pyAgrum) by pgmpy's writer with exact numbers (its own rounds
+  to 8 decimals);
+- ``uai`` (UAI inference format) by :func:`uai_text`, because pgmpy 1.1's UAIWriter writes a
+  multi-parent table in another order than its scope (pyAgrum's reader refuses that file).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 import tempfile
 from pathlib import Path
@@ -20,7 +21,6 @@ from pathlib import Path
 import numpy as np
 
 FORMATS = {"bif": "BIFWriter", "xmlbif": "XMLBIFWriter", "net": "NETWriter", "xdsl": "XDSLWriter", "uai": "UAIWriter"}
-_EXPONENT = re.compile(r"(?<![\w.])(\d+(?:\.\d*)?[eE][-+]?\d+)")
 EXTENSIONS = {".bif": "bif", ".xmlbif": "xmlbif", ".bifxml": "xmlbif", ".xml": "xmlbif", ".net": "net",
               ".xdsl": "xdsl", ".uai": "uai"}
 
@@ -55,16 +55,17 @@ def export_network(model, fmt: str, output: str | os.PathLike) -> None:
 
     network = topological_copy(model.network)
     network.name = f"hipdx_{model.version}"
-    writer = _FullPrecisionNETWriter(network) if fmt == "net" else getattr(readwrite, FORMATS[fmt])(network)
+    writer = None
+    if fmt == "net":
+        writer = _FullPrecisionNETWriter(network)
+    elif fmt != "uai":
+        writer = getattr(readwrite, FORMATS[fmt])(network)
     output = Path(output)
     fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent if str(output.parent) else ".")
     os.close(fd)
     try:
         if fmt == "uai":
-            # pgmpy's UAI reader (and the UAI grammar) take plain decimals: write tiny probabilities
-            # such as 7.4e-05 as their exact positional decimal instead of scientific notation.
-            text = _EXPONENT.sub(lambda mt: np.format_float_positional(float(mt.group(1)), trim="-"), str(writer))
-            Path(tmp).write_text(text, encoding="utf-8")
+            Path(tmp).write_text(uai_text(network), encoding="utf-8")
         else:
             writer.write(tmp)
         os.replace(tmp, output)
@@ -72,6 +73,28 @@ def export_network(model, fmt: str, output: str | os.PathLike) -> None:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def uai_text(network) -> str:
+    """The network in the UAI format as its specification reads (Bayesian network preamble; each
+    function's scope lists the parents, then the child; its table enumerates the scope with the LAST
+    variable changing fastest). Probabilities are exact positional decimals (the UAI grammar and
+    pgmpy's reader take no scientific notation). pgmpy 1.1's UAIWriter lists a multi-parent scope
+    in one order and its table in another, which readers then misread, hence this writer; variable
+    ``i`` is the i-th node in topological order, states in each variable's own order."""
+    order = list(network.nodes())
+    index = {v: i for i, v in enumerate(order)}
+    cpds = {v: network.get_cpds(v) for v in order}
+    lines = ["BAYES", str(len(order)), " ".join(str(cpds[v].variable_card) for v in order), str(len(order))]
+    tables = []
+    for v in order:
+        cpd = cpds[v]
+        parents = list(cpd.variables[1:])
+        lines.append(" ".join(str(x) for x in [len(parents) + 1, *(index[p] for p in parents), index[v]]))
+        values = cpd.get_values().reshape([cpd.variable_card, *(cpds[p].variable_card for p in parents)])
+        flat = np.moveaxis(values, 0, -1).reshape(-1)  # parents in scope order, the child fastest
+        tables.append(f"{flat.size}\n" + " ".join(np.format_float_positional(x, trim="0") for x in flat))
+    return "\n".join(lines) + "\n\n" + "\n\n".join(tables) + "\n"
 
 
 def _FullPrecisionNETWriter(network):
