@@ -30,3 +30,11 @@ def small_sample(bundled):
     """400 runners, 30% answers and 50% labels missing, from the bundled network."""
     frame = simulate(bundled, 400, seed=11, missing=0.3)
     return frame, observed_rows(bundled, frame, 0.5, np.random.default_rng(11))
+
+
+@pytest.fixture(scope="session")
+def small_result(bundled, small_sample):
+    """Three EM iterations (five L-BFGS steps each) on the small sample, shared by the tests."""
+    from model.learning import learn
+
+    return learn(bundled.priors, small_sample[1], max_iter=3, m_steps=5)

@@ -7,7 +7,7 @@ import hashlib
 import pytest
 
 from model import PriorsError, load_model
-from model.learning import learn, write_learned_priors
+from model.learning import write_learned_priors
 from model.learning.writer import write_changed_priors
 from model.priors import PRIOR_FILES, bundled_priors_dir
 
@@ -20,10 +20,10 @@ def _digest(folder) -> str:
 
 
 @pytest.fixture(scope="module")
-def learned(bundled, small_sample, tmp_path_factory):
+def learned(bundled, small_sample, small_result, tmp_path_factory):
     _, obs = small_sample
     before = _digest(bundled_priors_dir())
-    result = learn(bundled.priors, obs, max_iter=2, m_steps=5)
+    result = small_result
     out = tmp_path_factory.mktemp("learned") / "priors"
     priors = write_learned_priors(bundled.priors, result.numbers, out, data="sample.csv", rows=len(obs))
     assert _digest(bundled_priors_dir()) == before  # the bundled priors are never written
