@@ -74,6 +74,21 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=False)
 
 
+class RawLearned(_Strict):
+    """What ``hipdx learn`` did to a number (see ``model.learning``): the prior's value and range
+    before, the posterior value and range after, and how many cases of evidence each stands for."""
+
+    method: str
+    prior_value: float
+    prior_range: tuple[float, float]
+    value: float
+    range: tuple[float, float]
+    prior_cases: float
+    effective_cases: float
+    data: str
+    rows: int
+
+
 class RawPrior(_Strict):
     kind: Literal["stated", "verbal", "assumption"]
     value: float | None = None
@@ -83,6 +98,7 @@ class RawPrior(_Strict):
     reason: str | None = None
     derivation: str | None = None
     range: tuple[float, float] | None = None
+    learned: RawLearned | None = None
 
 
 class RawAnchor(_Strict):
@@ -215,6 +231,7 @@ class Prior:
     anchor: str | None = None
     reason: str | None = None
     derivation: str | None = None
+    learned: dict[str, Any] | None = None  # the ``learned`` record when the value was learned from data
 
 
 @dataclass(frozen=True)
@@ -431,6 +448,9 @@ class _Resolver:
             if not word_failed:
                 p.add(file, path, f"a {raw.kind} prior needs `range: [low, high]` (its uncertainty)")
             low = high = value
+        if raw.learned is not None:  # learned from data: the posterior replaces the cited value and range
+            value = raw.learned.value
+            low, high = raw.learned.range
         if probability and not 0.0 <= value <= 1.0:
             p.add(file, path, f"probability {value} is outside [0, 1]")
         if not probability and value <= 0:
@@ -445,6 +465,7 @@ class _Resolver:
             path=path, file=file, kind=raw.kind, value=float(value), low=float(low), high=float(high),
             is_probability=probability, source=raw.source, quote=raw.quote, word=raw.word, anchor=anchor,
             reason=raw.reason, derivation=raw.derivation,
+            learned=raw.learned.model_dump() if raw.learned is not None else None,
         )
 
 

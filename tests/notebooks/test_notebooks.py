@@ -21,13 +21,14 @@ ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(p.name for p in NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
 MAX_BYTES = 1_500_000
-EXPECTED = ["01_priors.ipynb", "02_cases.ipynb", "03_survey.ipynb"]
+EXPECTED = ["01_priors.ipynb", "02_cases.ipynb", "03_survey.ipynb", "04_learning.ipynb"]
 # cells (by tag) that must show a figure
 FIGURE_CELLS = {
     "01_priors.ipynb": ["network", "prior-kinds", "base-rates", "relative-risks", "training-habits", "sensitivity",
                         "sensitivity-stress-fracture"],
     "02_cases.ipynb": ["case-1", "case-2", "case-3", "case-4", "summary", "trajectory-2", "trajectory-1"],
     "03_survey.ipynb": ["by-subgroup", "triage", "calibration"],
+    "04_learning.ipynb": ["em-trace", "recovery", "unchanged", "reliability"],
 }
 KERNEL_PROBE = "import sys; print('KERNEL-PYTHON=' + sys.executable)"
 
@@ -149,6 +150,19 @@ def test_03_survey_scores_every_row(executed):
     n = re.search(r"(\d+) runners in the triage counts", triage)
     assert n and n.group(1) == m.group(2)
     assert "calibration-in-the-large OK" in _text(_cell(nb, "calibration-table"))
+
+
+def test_04_learning_recovers_the_changes(executed):
+    nb = executed("04_learning.ipynb")
+    assert "converged: True" in _text(_cell(nb, "em-trace"))
+    worst = re.search(r"largest distance from the truth: (\d\.\d+)", _text(_cell(nb, "recovery")))
+    assert worst and float(worst.group(1)) < 0.05
+    inside = re.search(r"(\d+) of (\d+) unchanged numbers are inside their cited range", _text(_cell(nb, "unchanged")))
+    assert inside and inside.group(1) == inside.group(2)
+    loss = re.search(r"held-out log loss (\d\.\d+) -> (\d\.\d+)", _text(_cell(nb, "reliability")))
+    assert loss and float(loss.group(2)) < float(loss.group(1))
+    diff = re.search(r"largest difference pyAgrum vs hipdx: (\S+)", _text(_cell(nb, "export")))
+    assert diff and float(diff.group(1)) < 1e-9
 
 
 # ------------------------------------------------------------------------------ committed files

@@ -1,0 +1,109 @@
+"""E-step: expected family counts against counting (complete data) and pgmpy (missing data)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from model.learning import Observed, expected_counts
+from model.simulate import simulate
+
+from .conftest import observed_rows
+
+
+def test_complete_rows_give_the_empirical_counts(bundled):
+    frame = simulate(bundled, 600, seed=3)
+    obs = observed_rows(bundled, frame, 0.0, np.random.default_rng(0))
+    counts = expected_counts(bundled.engine, bundled.parameters, obs, dtype=np.float64).tables
+    # a risk factor: its state counts
+    assert counts[("rf", "age_band")].tolist() == pytest.approx(
+        [int((frame.age_band == s).sum()) for s in bundled.variables["age_band"].states], abs=1e-6)
+    # a condition with a condition parent: (labral_tear, fai) cells
+    table = counts[("cond", "labral_tear")]
+    for i, j in itertools.product((0, 1), (0, 1)):
+        expected = ((frame.true_labral_tear == 1 - i) & (frame.true_fai == 1 - j)).sum()
+        assert table[i, j] == pytest.approx(expected, abs=1e-6)
+    # a finding: its first state with every parent present / every parent absent
+    parents = bundled.parameters.finding_parents["pain_groin"]
+    table = counts[("find", "pain_groin")]
+    for state_idx, state in enumerate(("present", "absent")):
+        for cfg in ((0,) * len(parents), (1,) * len(parents)):
+            sel = frame.pain_groin == state
+            for p, v in zip(parents, cfg, strict=True):
+                sel &= frame[f"true_{p}"] == 1 - v
+            assert table[(state_idx, *cfg)] == pytest.approx(int(sel.sum()), abs=1e-6)
+    assert sum(t.sum() for k, t in counts.items() if k[0] == "cond") == pytest.approx(600 * len(bundled.conditions))
+
+
+def test_missing_answers_and_labels_match_pgmpy_posteriors(bundled, small_sample):
+    """Expected counts of three families are sums of pgmpy's exact joint posteriors, to 1e-9."""
+    from pgmpy.inference import VariableElimination
+
+    frame, obs = small_sample
+    rows = np.arange(12)
+    sub = obs.take(rows)
+    counts = expected_counts(bundled.engine, bundled.parameters, sub, dtype=np.float64)
+    ve = VariableElimination(bundled.network)
+    fam_fai = ["fai", "age_band", "high_impact_sport_history"]
+    want_fai = np.zeros((2, 4, 2))
+    want_groin = np.zeros(counts.tables[("find", "pain_groin")].shape)
+    groin_parents = list(bundled.parameters.finding_parents["pain_groin"])
+    loglik = 0.0
+    for i in rows:
+        evidence = {}
+        for j, v in enumerate(bundled.risk_factor_ids):
+            if sub.rf_codes[i, j] >= 0:
+                evidence[v] = bundled.variables[v].states[sub.rf_codes[i, j]]
+        for j, v in enumerate(bundled.finding_ids):
+            if sub.finding_codes[i, j] >= 0:
+                evidence[v] = bundled.variables[v].states[sub.finding_codes[i, j]]
+        for j, c in enumerate(bundled.conditions):
+            if sub.labels[i, j] >= 0:
+                evidence[c] = ("present", "absent")[sub.labels[i, j]]
+        free = [v for v in fam_fai if v not in evidence]
+        q = ve.query(free, evidence=evidence, show_progress=False) if free else None
+        for idx in itertools.product(range(2), range(4), range(2)):
+            state = dict(zip(fam_fai, [("present", "absent")[idx[0]], bundled.variables["age_band"].states[idx[1]],
+                                       ("yes", "no")[idx[2]]], strict=True))
+            if any(evidence.get(v, s) != s for v, s in state.items()):
+                continue
+            want_fai[idx] += q.get_value(**{v: state[v] for v in free}) if free else 1.0
+        if "pain_groin" in evidence:
+            free = [p for p in groin_parents if p not in evidence]
+            q = ve.query(free, evidence=evidence, show_progress=False) if free else None
+            s = 0 if evidence["pain_groin"] == "present" else 1
+            for cfg in itertools.product(range(2), repeat=len(groin_parents)):
+                state = {p: ("present", "absent")[c] for p, c in zip(groin_parents, cfg, strict=True)}
+                if any(evidence.get(p, st) != st for p, st in state.items()):
+                    continue
+                want_groin[(s, *cfg)] += q.get_value(**{p: state[p] for p in free}) if free else 1.0
+        answers = {v: s for v, s in evidence.items() if v not in bundled.conditions}
+        labelled = {v: s for v, s in evidence.items() if v in bundled.conditions}
+        rf, fd = bundled.codes(answers)
+        loglik += float(bundled.engine.posterior(rf, fd).log_evidence[0])  # log P(answers)
+        if labelled:  # + log P(labels | answers)
+            q = ve.query(list(labelled), evidence=answers or None, show_progress=False)
+            loglik += float(np.log(q.get_value(**labelled)))
+    assert np.allclose(counts.tables[("cond", "fai")], want_fai, atol=1e-9)
+    assert np.allclose(counts.tables[("find", "pain_groin")], want_groin, atol=1e-9)
+    assert counts.loglik == pytest.approx(loglik, abs=1e-8)
+
+
+def test_float32_counts_are_close_to_float64(bundled, small_sample):
+    _, obs = small_sample
+    a = expected_counts(bundled.engine, bundled.parameters, obs, dtype=np.float64)
+    b = expected_counts(bundled.engine, bundled.parameters, obs)
+    for key in a.tables:
+        assert np.allclose(a.tables[key], b.tables[key], rtol=1e-5, atol=1e-4), key
+    assert b.loglik == pytest.approx(a.loglik, abs=1e-3)
+
+
+def test_a_row_with_nothing_observed_has_probability_one(bundled):
+    n_rf, n_f, k = len(bundled.risk_factor_ids), len(bundled.finding_ids), len(bundled.conditions)
+    obs = Observed(np.full((1, n_rf), -1), np.full((1, n_f), -1), np.full((1, k), -1, dtype=np.int8))
+    counts = expected_counts(bundled.engine, bundled.parameters, obs, dtype=np.float64)
+    assert counts.loglik == pytest.approx(0.0, abs=1e-12)
+    # its expected counts are the prior: P(gtps present) summed over its family
+    assert counts.tables[("cond", "gtps")][0].sum() == pytest.approx(bundled.prior_probabilities["gtps"], abs=1e-12)
