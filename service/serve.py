@@ -133,9 +133,11 @@ def run(args: argparse.Namespace) -> int:
 
     from .http import MAX_BODY_BYTES, create_app
     from .serving.body import BufferedBody
+    from .serving.worker import post_request
 
     configure_logging(args.log_level)
     options = gunicorn_options(args)
+    options["post_request"] = post_request
 
     class GracefulArbiter(Arbiter):
         """SIGINT behaves like SIGTERM: a graceful stop (gunicorn's default is immediate)."""

@@ -6,6 +6,8 @@ raised inside the app became a 500. Reading here, once, gives every framing the 
 
 - over ``max_bytes`` (declared or counted while reading chunks): 413;
 - a malformed chunk (bad size, missing CRLF, bad extension, oversized trailer): 400;
+- a transfer coding other than chunked (gunicorn passes gzip, deflate and compress through
+  undecoded): 501;
 - a client that stops sending (no bytes for the socket timeout, or the whole body not in
   ``deadline`` seconds): 408.
 
@@ -30,6 +32,7 @@ from .problems import PROBLEM_JSON, problem_body, request_id
 log = logging.getLogger("hipdx.serving")
 
 READ_STEP = 64 * 1024
+LINGER_KEY = "hipdx.linger"  # environ flag: the worker half-closes and drains before closing (see worker.linger)
 StartResponse = Callable[..., Any]
 FRAMING_ERRORS = (ge.InvalidChunkSize, ge.ChunkMissingTerminator, ge.InvalidChunkExtension, ge.InvalidHeader,
                   ge.LimitRequestHeaders, ge.NoMoreData)
@@ -58,6 +61,10 @@ class BufferedBody:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
+        codings = [c.strip().lower() for c in environ.get("HTTP_TRANSFER_ENCODING", "").split(",") if c.strip()]
+        if any(c != "chunked" for c in codings):  # gunicorn passes gzip/deflate/compress through undecoded
+            return self._refuse(environ, start_response, 501, "unsupported-transfer-coding",
+                                "the only transfer coding accepted is chunked", started)
         try:
             body = self.read_body(environ)
         except BodyTooLarge:
@@ -124,6 +131,7 @@ class BufferedBody:
         path = (environ.get("PATH_INFO") or "/")[:200]
         body = problem_body(status, detail, rid, slug, instance=path)
         _force_close(start_response)
+        environ[LINGER_KEY] = True
         start_response(f"{status} {HTTPStatus(status).phrase}",
                        [("Content-Type", PROBLEM_JSON), ("Content-Length", str(len(body))), ("X-Request-ID", rid),
                         ("X-Content-Type-Options", "nosniff"), ("Cache-Control", "no-store")])

@@ -23,6 +23,7 @@ with ``gthread`` (where a lock serialised them), so throughput still scales with
 from __future__ import annotations
 
 import logging
+import socket
 import time
 import traceback
 from typing import Any, ClassVar
@@ -32,9 +33,37 @@ from gunicorn.workers.base_async import AsyncWorker
 from gunicorn.workers.ggevent import GeventWorker
 from gunicorn.workers.gthread import ThreadWorker
 
+from .body import LINGER_KEY
 from .problems import parse_problem, problem_body, raw_response, request_id
 
 log = logging.getLogger("hipdx.serving")
+
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 4 * 1024 * 1024
+
+
+def linger(sock: Any, seconds: float = LINGER_SECONDS, max_bytes: int = LINGER_BYTES) -> None:
+    """Half-close, then read and drop what the client still sends (at most ``seconds``, ``max_bytes``).
+
+    Closing a socket with unread input sends a TCP reset, which can destroy a response the client
+    has not read yet (RFC 9112 section 9.6: close in stages); nginx does the same (lingering_close)."""
+    try:
+        sock.shutdown(socket.SHUT_WR)
+        end, got = time.monotonic() + seconds, 0
+        while got < max_bytes and (left := end - time.monotonic()) > 0:
+            sock.settimeout(left)
+            data = sock.recv(65536)
+            if not data:
+                break
+            got += len(data)
+    except OSError:
+        pass
+
+
+def post_request(worker: Any, req: Any, environ: dict[str, Any], resp: Any) -> None:
+    """gunicorn ``post_request`` hook: linger after a response that refused a body part-way (see :mod:`.body`)."""
+    if environ.get(LINGER_KEY) and environ.get("gunicorn.socket") is not None:
+        linger(environ["gunicorn.socket"])
 
 
 class ProblemErrors:
@@ -57,8 +86,10 @@ class ProblemErrors:
         body = problem_body(status, detail, rid, slug)
         try:
             util.write(client, raw_response(status, body, rid))
-        except Exception:  # the client is gone
+        except OSError:  # the client is gone
             pass
+        else:
+            linger(client)
         latency_ms = (time.perf_counter() - started) * 1000
         log.info("%s %s %s %.1fms id=%s", method, path, status, latency_ms, rid,
                  extra={"request_id": rid, "method": method, "path": path, "status": status,
