@@ -281,6 +281,19 @@ class SlowClients:
                 "connect_errors": self.connect_errors}
 
 
+def tree_cpu_s(pid: int | None) -> float | None:
+    """User + system CPU seconds used so far by a process and all its children (None when not visible)."""
+    if pid is None:
+        return None
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        return sum(sum(p.cpu_times()[:2]) for p in [root, *root.children(recursive=True)])
+    except psutil.Error:
+        return None
+
+
 # ---------------------------------------------------------------------------- load
 class Recorder:
     def __init__(self) -> None:
@@ -361,6 +374,7 @@ def run_load(host: str, port: int, duration: float, concurrency: int, warmup: fl
         t.start()
     time.sleep(warmup)
     rss_samples = [tree_rss_mib(rss_pid)]
+    cpu_start = tree_cpu_s(rss_pid)
     rec.measuring = True
     started = time.perf_counter()
     if slow is not None:
@@ -372,6 +386,7 @@ def run_load(host: str, port: int, duration: float, concurrency: int, warmup: fl
             slow.sample()
     rec.measuring = False
     measured = time.perf_counter() - started
+    cpu_end = tree_cpu_s(rss_pid)
     stop.set()
     for t in threads:
         t.join(timeout=35)
@@ -393,6 +408,9 @@ def run_load(host: str, port: int, duration: float, concurrency: int, warmup: fl
                        "p95": round(percentile(ms, 95), 2), "p99": round(percentile(ms, 99), 2),
                        "max": round(ms[-1], 2) if ms else None},
         "cache_hit_rate": round(rec.hits / len(lat), 4) if lat else 0.0,
+        # CPU the server spent per answered request: a cost that a busy machine distorts far less than req/s.
+        "server_cpu_ms_per_request": (round((cpu_end - cpu_start) * 1000 / len(lat), 2)
+                                      if lat and cpu_start is not None and cpu_end is not None else None),
         "server_rss_mib": {"start": round(rss[0], 1), "end": round(rss[-1], 1), "max": round(max(rss), 1),
                            "every_5s": [round(r, 1) for r in rss]} if rss else None,
         "distinct_cases": n_cases,
@@ -409,6 +427,8 @@ def report(fig: dict[str, Any]) -> str:
         f"latency ms  p50 {lat['p50']}  p95 {lat['p95']}  p99 {lat['p99']}  max {lat['max']}  mean {lat['mean']}",
         f"cache hits  {100 * fig['cache_hit_rate']:.1f}% of responses",
     ]
+    if fig.get("server_cpu_ms_per_request") is not None:
+        lines.append(f"server CPU  {fig['server_cpu_ms_per_request']} ms per answered request (process tree, user + system)")
     slow = fig.get("slow_clients")
     if slow:
         lines.append(f"slow        {slow['held']} stalled connections held (open at samples: {slow['open_min']}-{slow['open_max']}); "
