@@ -49,7 +49,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="gevent (default: slow clients hold no worker) or gthread (for comparison only)")
     p.add_argument("--worker-connections", type=int, default=1000,
                    help="open connections per gevent worker (default: 1000)")
-    p.add_argument("--threads", type=int, default=4, help="threads per gthread worker (default: 4; gevent ignores it)")
+    p.add_argument("--threads", type=int, default=4,
+                   help="native threads per worker that run the app (gevent) or serve connections (gthread) (default: 4)")
     p.add_argument("--client-timeout", type=float, default=10.0,
                    help="seconds a client may take to send a request's headers, or stall while sending its body or "
                         "reading the response (default: 10; the whole body within 3x this)")
@@ -124,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
         # and the workers fork from it, so the whole process is patched once, here (gevent's advice).
         from gevent import monkey
 
-        monkey.patch_all()
+        monkey.patch_all(thread=False)  # as the workers do (see HipdxGeventWorker.patch)
         from .serving.worker import HipdxGeventWorker
 
         HipdxGeventWorker.client_timeout = float(args.client_timeout)  # inherited by the forked workers
@@ -133,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
 
     from .http import MAX_BODY_BYTES, create_app
     from .serving.body import BufferedBody
+    from .serving.threads import AppThreads
     from .serving.worker import post_request
 
     configure_logging(args.log_level)
@@ -162,7 +164,8 @@ def run(args: argparse.Namespace) -> int:
                 service = app.extensions["hipdx"]
                 service.model.diagnose({})  # warm up the engine's lazily built parts before forking
                 # What gunicorn serves: every body read in full (within limits) before Flask sees it.
-                self.application = BufferedBody(app, MAX_BODY_BYTES, deadline=3 * float(args.client_timeout))
+                wsgi = AppThreads(app, args.threads) if args.worker_class == "gevent" else app
+                self.application = BufferedBody(wsgi, MAX_BODY_BYTES, deadline=3 * float(args.client_timeout))
             return self.application
 
         def run(self) -> None:

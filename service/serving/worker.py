@@ -101,6 +101,15 @@ class HipdxGeventWorker(ProblemErrors, GeventWorker):
 
     client_timeout: ClassVar[float] = 10.0  # set by service.serve before the workers fork
 
+    def patch(self) -> None:
+        from gevent import monkey
+        from gevent import socket as gsocket
+
+        # Not threads: the app runs in native threads (service.serving.threads), and the locks it made
+        # before the fork (the model's, the response cache's) must stay native locks.
+        monkey.patch_all(thread=False)
+        self.sockets = [gsocket.socket(s.FAMILY, gsocket.SOCK_STREAM, fileno=s.sock.detach()) for s in self.sockets]
+
     def timeout_ctx(self) -> Any:
         import gevent
 

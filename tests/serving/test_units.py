@@ -173,3 +173,27 @@ def test_safe_logger_drops_exception_text(safe_logger, caplog):
     assert "Listening at: http://127.0.0.1:1 (42)" in text
     assert "Error handling request /v1/diagnosis (ValueError)" in text and "test_units.py" in text
     assert all(r.exc_info is None for r in caplog.records)
+
+
+def test_app_threads_run_the_app_in_a_native_thread_and_collect_it():
+    import threading
+
+    from service.serving.threads import AppThreads
+
+    seen = {}
+
+    class Result(list):
+        closed = False
+
+        def close(self):
+            Result.closed = True
+
+    def app(environ, start_response):
+        seen["thread"] = threading.get_ident()
+        start_response("200 OK", [("X-A", "1")])
+        return Result([b"a", b"b"])
+
+    rec = Recorder()
+    out = AppThreads(app, 2)({}, rec.start_response)
+    assert out == [b"a", b"b"] and type(out) is list and Result.closed
+    assert seen["thread"] != threading.get_ident() and rec.status == "200 OK"
