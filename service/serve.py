@@ -11,7 +11,9 @@ body must each arrive within ``--client-timeout`` seconds of stalling. Every req
 full (at most 1 MiB, however it is framed) before the app sees it
 (:class:`service.serving.body.BufferedBody`). Errors raised below Flask are problem+json, and
 gunicorn's own log lines never quote a request (:class:`service.serving.logs.SafeLogger`).
-Diagnoses run one at a time per worker, so throughput scales with workers.
+The app itself runs in ``--threads`` native threads per worker
+(:class:`service.serving.threads.AppThreads`); diagnoses run one at a time per worker, so throughput
+scales with workers.
 
 ``--worker-class gthread`` runs gunicorn's threaded worker instead, for comparison only: a few
 stalled connections occupy all its threads.

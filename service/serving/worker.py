@@ -16,8 +16,10 @@ What this class adds to gunicorn's ``GeventWorker``:
   ``application/problem+json`` with an ``X-Request-ID`` instead of gunicorn's HTML page, and
   logged as ``- - <status> <ms> id=<id>``, never with the request's bytes.
 
-Diagnoses are CPU-bound and run to completion in their greenlet: one at a time per worker, as
-with ``gthread`` (where a lock serialised them), so throughput still scales with workers.
+Diagnoses are CPU-bound: the app runs in a few native threads per worker
+(:mod:`service.serving.threads`), so the worker goes on reading and writing sockets meanwhile, as
+``gthread`` did; diagnoses are one at a time per worker either way (the app's lock), so throughput
+scales with workers.
 """
 
 from __future__ import annotations
