@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -47,6 +48,19 @@ class Nginx:
         return "\n".join(p.read_text(errors="replace") for p in (self.access_log, self.error_log) if p.exists())
 
 
+def _wait_listening(port: int, proc: subprocess.Popen, timeout: float = 30.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"nginx exited with {proc.returncode}")
+        try:
+            socket.create_connection((HOST, port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nginx is not listening on {HOST}:{port} after {timeout:.0f}s")
+
+
 @contextmanager
 def nginx_in_front(upstream_port: int, workdir: Path) -> Iterator[Nginx]:
     port = loadtest.free_port(HOST)
@@ -67,7 +81,7 @@ def nginx_in_front(upstream_port: int, workdir: Path) -> Iterator[Nginx]:
     assert check.returncode == 0, check.stderr
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        loadtest.wait_ready(HOST, port, timeout=30, proc=proc)
+        _wait_listening(port, proc)
         yield Nginx(port, access, error)
     finally:
         if proc.poll() is None:
@@ -77,4 +91,3 @@ def nginx_in_front(upstream_port: int, workdir: Path) -> Iterator[Nginx]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        time.sleep(0)

@@ -90,3 +90,13 @@ def test_nginx_logs_carry_no_request_data(nginx, prod_server):
     assert lines and all(re.fullmatch(r"\S+ (-|[A-Z]+) \S+ \d{3} \d+\.\d{3}s id=\S+", line) for line in lines), lines[:5]
     assert any(" POST /v1/diagnosis 400 " in line for line in lines)
     assert json.loads(answer.body)["request_id"] in nginx.access_log.read_text()
+
+
+def test_hipdx_down_is_a_503_problem(tmp_path):
+    from service import loadtest
+
+    dead = loadtest.free_port("127.0.0.1")  # nothing listens there
+    with nginx_in_front(dead, tmp_path) as ng:
+        answer = exchange(ng.port, request("GET", "/healthz"))
+    body = assert_problem(answer, 503)
+    assert body["detail"].startswith("hipdx is not answering")
