@@ -294,6 +294,19 @@ def tree_cpu_s(pid: int | None) -> float | None:
         return None
 
 
+def process_cpu_s(pid: int | None) -> dict[int, float]:
+    """User + system CPU seconds by process (the master and each worker) of a process tree."""
+    if pid is None:
+        return {}
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        return {p.pid: sum(p.cpu_times()[:2]) for p in [root, *root.children(recursive=True)]}
+    except psutil.Error:
+        return {}
+
+
 # ---------------------------------------------------------------------------- load
 class Recorder:
     def __init__(self) -> None:
@@ -374,7 +387,7 @@ def run_load(host: str, port: int, duration: float, concurrency: int, warmup: fl
         t.start()
     time.sleep(warmup)
     rss_samples = [tree_rss_mib(rss_pid)]
-    cpu_start = tree_cpu_s(rss_pid)
+    cpu_start, by_process_start = tree_cpu_s(rss_pid), process_cpu_s(rss_pid)
     rec.measuring = True
     started = time.perf_counter()
     if slow is not None:
@@ -386,7 +399,7 @@ def run_load(host: str, port: int, duration: float, concurrency: int, warmup: fl
             slow.sample()
     rec.measuring = False
     measured = time.perf_counter() - started
-    cpu_end = tree_cpu_s(rss_pid)
+    cpu_end, by_process_end = tree_cpu_s(rss_pid), process_cpu_s(rss_pid)
     stop.set()
     for t in threads:
         t.join(timeout=35)
@@ -411,6 +424,9 @@ def run_load(host: str, port: int, duration: float, concurrency: int, warmup: fl
         # CPU the server spent per answered request: a cost that a busy machine distorts far less than req/s.
         "server_cpu_ms_per_request": (round((cpu_end - cpu_start) * 1000 / len(lat), 2)
                                       if lat and cpu_start is not None and cpu_end is not None else None),
+        # Per process (master first): shows how the keep-alive connections fell on the workers.
+        "server_cpu_s_by_process": [round(by_process_end[p] - by_process_start[p], 2) for p in by_process_end
+                                    if p in by_process_start],
         "server_rss_mib": {"start": round(rss[0], 1), "end": round(rss[-1], 1), "max": round(max(rss), 1),
                            "every_5s": [round(r, 1) for r in rss]} if rss else None,
         "distinct_cases": n_cases,
@@ -428,7 +444,8 @@ def report(fig: dict[str, Any]) -> str:
         f"cache hits  {100 * fig['cache_hit_rate']:.1f}% of responses",
     ]
     if fig.get("server_cpu_ms_per_request") is not None:
-        lines.append(f"server CPU  {fig['server_cpu_ms_per_request']} ms per answered request (process tree, user + system)")
+        lines.append(f"server CPU  {fig['server_cpu_ms_per_request']} ms per answered request (process tree, user + system); "
+                     f"seconds by process (master first): {fig.get('server_cpu_s_by_process')}")
     slow = fig.get("slow_clients")
     if slow:
         lines.append(f"slow        {slow['held']} stalled connections held (open at samples: {slow['open_min']}-{slow['open_max']}); "
