@@ -73,9 +73,9 @@ class BufferedBody:
             return self._refuse(environ, start_response, 408, "body-timeout",
                                 "the request body did not arrive in time; send it whole and promptly", started)
         except FRAMING_ERRORS as exc:
-            if isinstance(exc, ge.NoMoreData):  # the client closed mid-body: nobody is left to answer
-                _force_close(start_response)
-                return []
+            if isinstance(exc, ge.NoMoreData):  # the client closed mid-body: answered for the log, likely unread
+                return self._refuse(environ, start_response, 400, "incomplete-body",
+                                    "the connection ended before the whole body arrived", started)
             if isinstance(exc, ge.LimitRequestHeaders):
                 return self._refuse(environ, start_response, 431, "header-fields-too-large",
                                     "the chunked body's trailer section is too large", started)

@@ -197,3 +197,8 @@ def test_app_threads_run_the_app_in_a_native_thread_and_collect_it():
     out = AppThreads(app, 2)({}, rec.start_response)
     assert out == [b"a", b"b"] and type(out) is list and Result.closed
     assert seen["thread"] != threading.get_ident() and rec.status == "200 OK"
+
+
+def test_body_cut_short_is_400():
+    rec, body = call(BufferedBody(echo_app, 100), {"CONTENT_LENGTH": "50", "wsgi.input": Stream(b"ab")})
+    assert rec.status.startswith("400") and json.loads(body)["type"] == "urn:hipdx:problem:incomplete-body" and rec.closed
