@@ -120,3 +120,15 @@ def test_keep_alive_survives_a_good_chunked_request(prod_server):
         sock.sendall(request("GET", "/healthz"))
         second = read_answer(sock)
     assert first.status == 200 and not first.closed and second.status == 200
+
+
+def test_body_cut_short_is_400(prod_server):
+    import socket
+
+    from .raw import connect, read_answer
+
+    with connect(prod_server.port) as sock:
+        sock.sendall(b"POST /v1/diagnosis HTTP/1.1\r\nHost: h\r\n" + JSON_CT + b'Content-Length: 100\r\n\r\n{"evid')
+        sock.shutdown(socket.SHUT_WR)  # the client is done sending: 94 bytes short
+        answer = read_answer(sock)
+    assert_problem(answer, 400, "incomplete-body")
