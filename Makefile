@@ -26,12 +26,17 @@ $(VENV)/.installed-browser: | $(BIN)/python
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 	touch $@
 
-## make test: set up .venv with the test extras and chromium, lint, and run the whole test suite
-test: $(VENV)/.installed-test $(VENV)/.installed-browser
+# The production set-up's tests run Debian's nginx in front of hipdx serve; installed here when missing.
+$(VENV)/.installed-nginx: | $(BIN)/python
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx; }
+	touch $@
+
+## make test: set up .venv with the test extras, chromium and nginx, lint, and run the whole test suite
+test: $(VENV)/.installed-test $(VENV)/.installed-browser $(VENV)/.installed-nginx
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
-## make serve: set up .venv and start the HTTP service on the bundled priors
+## make serve: set up .venv and start the HTTP service on the bundled priors (gevent workers: slow-client safe)
 serve: $(VENV)/.installed-base
 	$(BIN)/hipdx serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 

@@ -296,6 +296,7 @@ def create_app(model: Any = None, config: Mapping[str, Any] | None = None) -> Fl
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, MAX_FORM_MEMORY_SIZE=MAX_BODY_BYTES)
     app.extensions["hipdx"] = service
     app.url_map.strict_slashes = True  # /healthz/ is a 404, not an HTML redirect
+    app.url_map.merge_slashes = False  # /v1//model is a problem+json 404, not an HTML 308 to /v1/model
 
     # ------------------------------------------------------------------ request lifecycle
     @app.before_request

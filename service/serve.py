@@ -3,8 +3,20 @@
 The app (and so the model) is built once in the gunicorn master with ``preload_app=True``, before
 any worker exists; workers fork with the model already loaded and warmed up, so no request ever
 waits for it, start-up costs one model load whatever the number of workers, and a broken priors
-directory stops the server before it binds. Workers are ``gthread`` (keep-alive, slow clients
-do not block a worker); diagnoses are serialised per worker, so throughput scales with workers.
+directory stops the server before it binds.
+
+Slow clients: workers are gevent (:class:`service.serving.worker.HipdxGeventWorker`): one greenlet
+per connection, so stalled or slow connections hold no worker; a request's header section and
+body must each arrive within ``--client-timeout`` seconds of stalling. Every request body is read in
+full (at most 1 MiB, however it is framed) before the app sees it
+(:class:`service.serving.body.BufferedBody`). Errors raised below Flask are problem+json, and
+gunicorn's own log lines never quote a request (:class:`service.serving.logs.SafeLogger`).
+The app itself runs in ``--threads`` native threads per worker
+(:class:`service.serving.threads.AppThreads`); diagnoses run one at a time per worker, so throughput
+scales with workers.
+
+``--worker-class gthread`` runs gunicorn's threaded worker instead, for comparison only: a few
+stalled connections occupy all its threads.
 
 SIGTERM and SIGINT both shut down gracefully: in-flight requests finish (up to
 ``--graceful-timeout`` seconds), then the workers and the master exit.
@@ -17,6 +29,15 @@ import os
 import sys
 from typing import Any
 
+WORKER_CLASSES = ("gevent", "gthread")
+# By name: importing them pulls in gevent and ssl, which must wait for gevent's monkey-patching.
+GEVENT_WORKER = "service.serving.worker.HipdxGeventWorker"
+THREAD_WORKER = "service.serving.worker.HipdxThreadWorker"
+SAFE_LOGGER = "service.serving.logs.SafeLogger"
+LIMIT_REQUEST_LINE = 4094  # gunicorn's defaults, stated: 414 past the line, 431 past the fields
+LIMIT_REQUEST_FIELDS = 100
+LIMIT_REQUEST_FIELD_SIZE = 8190
+
 
 def default_workers() -> int:
     return max(1, os.cpu_count() or 1)
@@ -26,7 +47,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 picks a free one)")
     p.add_argument("--workers", type=int, default=default_workers(), help="worker processes (default: CPU count)")
-    p.add_argument("--threads", type=int, default=4, help="threads per worker for connections (default: 4)")
+    p.add_argument("--worker-class", choices=WORKER_CLASSES, default="gevent",
+                   help="gevent (default: slow clients hold no worker) or gthread (for comparison only)")
+    p.add_argument("--worker-connections", type=int, default=1000,
+                   help="open connections per gevent worker (default: 1000)")
+    p.add_argument("--threads", type=int, default=4,
+                   help="native threads per worker that run the app (gevent) or serve connections (gthread) (default: 4)")
+    p.add_argument("--client-timeout", type=float, default=10.0,
+                   help="seconds a client may take to send a request's headers, or stall while sending its body or "
+                        "reading the response (default: 10; the whole body within 3x this)")
     p.add_argument("--timeout", type=int, default=30, help="seconds before a stuck worker is restarted (default: 30)")
     p.add_argument("--graceful-timeout", type=int, default=20, help="seconds to finish requests on shutdown (default: 20)")
     p.add_argument("--max-requests", type=int, default=0,
@@ -41,8 +70,13 @@ def gunicorn_options(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "bind": bind,
         "workers": args.workers,
-        "worker_class": "gthread",
+        "worker_class": GEVENT_WORKER if args.worker_class == "gevent" else THREAD_WORKER,
+        "worker_connections": args.worker_connections,
         "threads": args.threads,
+        "limit_request_line": LIMIT_REQUEST_LINE,
+        "limit_request_fields": LIMIT_REQUEST_FIELDS,
+        "limit_request_field_size": LIMIT_REQUEST_FIELD_SIZE,
+        "logger_class": SAFE_LOGGER,
         "preload_app": True,
         "timeout": args.timeout,
         "graceful_timeout": args.graceful_timeout,
@@ -88,13 +122,26 @@ def run(args: argparse.Namespace) -> int:
         os.environ.setdefault(var, "1")
     if args.priors:
         os.environ["HIPDX_PRIORS"] = args.priors
+    if args.worker_class == "gevent":
+        # Before anything imports socket, ssl or threading users: the master loads the app (preload_app)
+        # and the workers fork from it, so the whole process is patched once, here (gevent's advice).
+        from gevent import monkey
+
+        monkey.patch_all(thread=False)  # as the workers do (see HipdxGeventWorker.patch)
+        from .serving.worker import HipdxGeventWorker
+
+        HipdxGeventWorker.client_timeout = float(args.client_timeout)  # inherited by the forked workers
     from gunicorn.app.base import BaseApplication
     from gunicorn.arbiter import Arbiter
 
-    from .http import create_app
+    from .http import MAX_BODY_BYTES, create_app
+    from .serving.body import BufferedBody
+    from .serving.threads import AppThreads
+    from .serving.worker import post_request
 
     configure_logging(args.log_level)
     options = gunicorn_options(args)
+    options["post_request"] = post_request
 
     class GracefulArbiter(Arbiter):
         """SIGINT behaves like SIGTERM: a graceful stop (gunicorn's default is immediate)."""
@@ -118,7 +165,9 @@ def run(args: argparse.Namespace) -> int:
                 app = create_app()
                 service = app.extensions["hipdx"]
                 service.model.diagnose({})  # warm up the engine's lazily built parts before forking
-                self.application = app
+                # What gunicorn serves: every body read in full (within limits) before Flask sees it.
+                wsgi = AppThreads(app, args.threads) if args.worker_class == "gevent" else app
+                self.application = BufferedBody(wsgi, MAX_BODY_BYTES, deadline=3 * float(args.client_timeout))
             return self.application
 
         def run(self) -> None:

@@ -109,7 +109,11 @@ def test_serve_arguments():
     args = parser.parse_args(["--port", "9999", "--workers", "3"])
     opts = serve.gunicorn_options(args)
     assert opts["bind"] == "127.0.0.1:9999" and opts["workers"] == 3 and opts["preload_app"] is True
-    assert opts["worker_class"] == "gthread" and opts["accesslog"] is None
+    # gevent by default (slow clients hold no worker); gunicorn's own log lines without request data
+    assert opts["worker_class"] == "service.serving.worker.HipdxGeventWorker" and opts["accesslog"] is None
+    assert opts["logger_class"] == "service.serving.logs.SafeLogger"
+    gthread = serve.gunicorn_options(parser.parse_args(["--worker-class", "gthread"]))
+    assert gthread["worker_class"] == "service.serving.worker.HipdxThreadWorker"
     assert serve.gunicorn_options(parser.parse_args(["--host", "::1"]))["bind"] == "[::1]:8000"
 
 
