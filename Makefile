@@ -26,8 +26,15 @@ $(VENV)/.installed-browser: | $(BIN)/python
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 	touch $@
 
-## make test: set up .venv with the test extras and chromium, lint, and run the whole test suite
-test: $(VENV)/.installed-test $(VENV)/.installed-browser
+# The FHIR browser test renders the Questionnaire with NLM LHC-Forms (npm `lforms`, pinned in
+# package-lock.json; served to the test from node_modules, offline). npm comes from Debian when missing.
+node_modules/.package-lock.json: package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; }
+	npm ci --ignore-scripts
+	touch $@
+
+## make test: set up .venv with the test extras, chromium and lforms, lint, and run the whole test suite
+test: $(VENV)/.installed-test $(VENV)/.installed-browser node_modules/.package-lock.json
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
@@ -47,4 +54,4 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache node_modules

@@ -15,8 +15,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic.json_schema import models_json_schema
 
-from . import cds_hooks
 from . import schemas as s
+from .fhir import cds
 
 PROBLEM = "application/problem+json"
 REF = "#/components/schemas/{model}"
@@ -153,7 +153,7 @@ def build_openapi(model: Any, disclaimer: str) -> dict[str, Any]:
                 "operationId": "cdsService", "summary": "CDS Hooks service call (patient-view)", "tags": ["cds-hooks"],
                 "security": cds_auth,
                 "parameters": [{"name": "id", "in": "path", "required": True, "description": "the service id from discovery",
-                                "schema": {"type": "string", "enum": [cds_hooks.SERVICE_ID]}}],
+                                "schema": {"type": "string", "enum": [cds.SERVICE_ID]}}],
                 "requestBody": {"required": True, "content": {
                     "application/json": {"schema": {"$ref": REF.format(model="CdsRequest")}},
                     "application/fhir+json": {"schema": {"$ref": REF.format(model="CdsRequest")}}}},
