@@ -12,6 +12,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="answers as var=state pairs (e.g. sex=female age=45 pain_lying_on_side=present), "
                         "or one JSON object, or @file.json")
     p.add_argument("--priors", metavar="DIR", help="priors directory (default: the bundled priors)")
+    p.add_argument("--format", choices=("json", "fhir"), default="json",
+                   help="json: the diagnosis (as POST /v1/diagnosis); fhir: a FHIR R4 RiskAssessment")
 
 
 def parse_evidence_args(items: list[str]) -> dict:
@@ -47,6 +49,11 @@ def run(args: argparse.Namespace) -> int:
     except EvidenceError as exc:
         print(f"hipdx diagnose: {exc}", file=sys.stderr)
         return 2
-    json.dump(diagnosis.to_dict(), sys.stdout, indent=2)
+    result = diagnosis.to_dict()
+    if getattr(args, "format", "json") == "fhir":
+        from .fhir.risk_assessment import risk_assessment
+
+        result = risk_assessment(result)
+    json.dump(result, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0
