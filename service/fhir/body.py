@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import request
 
-from service.problems import Problem
+from ..problems import Problem
 
 ACCEPTED = ("application/json", "application/fhir+json")
 

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .response import ReadResponse  # noqa: F401  (re-exported for callers building cards)
+from .response import ReadResponse
 from .terminology import OVERRIDE_REASONS, hipdx_coding
 
 SERVICE_ID = "hipdx-runner-hip-pain"

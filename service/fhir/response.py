@@ -30,8 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
 
-from service.problems import Problem
-
+from ..problems import Problem
 from .questionnaire import link_ids
 from .terminology import QUESTIONNAIRE_URL, CodingError, read_coding
 from .units import UnitError, quantity_value
@@ -171,7 +170,7 @@ def _number(key: str, value: Any, link_id: str) -> float | int:
     return value
 
 
-def _raw_answer(model: Any, vid: str, field_name: str, key: str, value: Any, link_id: str) -> Any:
+def _raw_answer(model: Any, vid: str, key: str, value: Any, link_id: str) -> Any:
     """One ``value[x]`` -> what the model reads (a state, a boolean, a number or a string).
 
     Raises :class:`InvalidResponse` for invalid FHIR and ``ValueError`` for an answer that is
@@ -241,7 +240,7 @@ def read_response(qr: Mapping[str, Any], model: Any) -> ReadResponse:
         read: list[tuple[Any, str | None]] = []
         for key, value in values:
             try:
-                raw = _raw_answer(model, vid, field_name, key, value, link_id)
+                raw = _raw_answer(model, vid, key, value, link_id)
                 state = None if raw is None else model.vocabulary.read_value(vid, raw, field_name)
             except InvalidResponse as exc:
                 out.invalid.append(Note(link_id, exc.detail))

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import uuid
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -31,9 +32,9 @@ from urllib.parse import quote
 from flask import Blueprint, Response, request
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
 
-from service.auth import audience_base, bearer_token, key_is_valid, refuse_replay, unauthorized
-from service.problems import Problem, evidence_problem
-
+from ..auth import audience_base, bearer_token, key_is_valid, refuse_replay, unauthorized
+from ..problems import Problem, evidence_problem
+from ..schemas import CdsRequest
 from . import cds
 from .adaptive import next_question
 from .body import read_json
@@ -241,7 +242,6 @@ def create_blueprint(service: Any, config: Mapping[str, Any] | None = None) -> B
     e.g. ``feedback_db``). Raises ``ValueError`` when JWT issuers are configured without
     ``HIPDX_PUBLIC_URL``."""
     from model import DISCLAIMER
-    from service.schemas import CdsRequest
 
     fs = FhirService(service, config or {})
     bp = Blueprint("fhir", __name__)
@@ -279,8 +279,7 @@ def create_blueprint(service: Any, config: Mapping[str, Any] | None = None) -> B
     # ------------------------------------------------------------------ CDS Hooks
     @bp.get("/cds-services")
     def cds_discovery() -> Response:
-        resp = Response(fs.discovery_body, mimetype="application/json")
-        return resp
+        return Response(fs.discovery_body, mimetype="application/json")
 
     @bp.post("/cds-services/<service_id>")
     def cds_service(service_id: str) -> Response:
@@ -310,7 +309,7 @@ def create_blueprint(service: Any, config: Mapping[str, Any] | None = None) -> B
             patient = {"reference": f"Patient/{req.context.patientId}"}
             ra = risk_assessment(d, subject=patient, basis=basis_reference(read), read=read)
             suggestion = {"label": "Save this hipdx assessment to the chart (RiskAssessment)",
-                          "uuid": _uuid(), "isRecommended": False,
+                          "uuid": str(uuid.uuid4()), "isRecommended": False,
                           "actions": [{"type": "create", "description": "Create a RiskAssessment with hipdx's estimates",
                                        "resource": ra}]}
             cards, issued = cds.cards(d, read, fs.source(), links, suggestion)
@@ -364,9 +363,3 @@ def _known_service(service_id: str) -> None:
     if service_id != cds.SERVICE_ID:
         raise Problem(404, f"no CDS service {service_id!r}; see /cds-services", slug="unknown-cds-service",
                       title="Unknown CDS service")
-
-
-def _uuid() -> str:
-    import uuid
-
-    return str(uuid.uuid4())

@@ -1,11 +1,12 @@
 """Issue 10 through CDS Hooks: every case of ../shared/cases/safety.yaml that has evidence, sent as a
-QuestionnaireResponse: no red flag lost (critical card), never a 5xx, the triage a direct diagnosis
-of the same answers gives (the Python channel; the JSON API and batch are held to it in tests/safety)."""
+QuestionnaireResponse: no red flag lost (critical card), never a 5xx, and the same triage as the
+Python, JSON API and batch channels give on the same (readable) answers."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -70,6 +71,10 @@ def test_safety_case_through_cds(client, model, case):
         return
     (triage,) = triage_cards
     level = direct["triage"]["level"]
+    # The other channels, on the same readable answers: the JSON API and the batch scorer.
+    api = client.post("/v1/diagnosis", json={"evidence": readable(model, evidence)})
+    assert api.status_code == 200 and api.get_json()["triage"]["level"] == level
+    assert model.score(pd.DataFrame([readable(model, evidence)]))["triage"].iloc[0] == level
     assert triage["summary"].startswith(f"Triage: {cds.LEVEL_TEXT[level]}")
     assert triage["indicator"] == cds.INDICATOR[level]
     assert ("(provisional)" in triage["summary"]) == bool(direct["triage"].get("provisional"))
