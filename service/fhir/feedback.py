@@ -4,9 +4,10 @@ It keeps, per CDS service: the cards issued (uuid, kind, rule, triage level, mod
 never the answers), the feedback clinicians' systems send (accepted / overridden, the override
 reason, the outcome timestamp), and the JWT ids seen (replay protection).
 
-Several gunicorn workers share one file: every operation opens its own connection, the database
-runs in WAL mode with a busy timeout, and each write is one transaction, so concurrent writers
-wait for each other instead of losing rows. Feedback is idempotent: the same card, outcome and
+Several gunicorn workers share one file: each thread of each worker has its own connection, the
+database runs in WAL mode with a busy timeout, and each write is one transaction, so concurrent writers
+wait for each other instead of losing rows (``synchronous=NORMAL``: durable across a crash of the
+service, not necessarily across a power cut). Feedback is idempotent: the same card, outcome and
 outcome timestamp sent twice is stored once.
 
 Path: ``feedback_db`` in the app's config or ``HIPDX_FEEDBACK_DB``; by default
@@ -61,28 +62,37 @@ class FeedbackStore:
         self.path = Path(path)
         self._ready = False
         self._lock = threading.Lock()
+        self._local = threading.local()
+
+    def _connection(self) -> sqlite3.Connection:
+        """This thread's connection (opened once per thread and process: closing the last
+        connection to a WAL database checkpoints it with an fsync, ~25 ms a call here)."""
+        local = self._local
+        if getattr(local, "con", None) is None or local.pid != os.getpid():
+            if not self._ready:
+                with self._lock:
+                    if not self._ready:
+                        self.path.parent.mkdir(parents=True, exist_ok=True)
+                        con = sqlite3.connect(self.path, timeout=30)
+                        try:
+                            con.execute("PRAGMA journal_mode=WAL")
+                            con.executescript(SCHEMA)
+                            con.commit()
+                        finally:
+                            con.close()
+                        self._ready = True
+            con = sqlite3.connect(self.path, timeout=30)
+            con.execute("PRAGMA busy_timeout=30000")
+            # WAL + NORMAL: a commit survives a crash of the service (not necessarily a power cut).
+            con.execute("PRAGMA synchronous=NORMAL")
+            local.con, local.pid = con, os.getpid()
+        return local.con
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        if not self._ready:
-            with self._lock:
-                if not self._ready:
-                    self.path.parent.mkdir(parents=True, exist_ok=True)
-                    con = sqlite3.connect(self.path, timeout=30)
-                    try:
-                        con.execute("PRAGMA journal_mode=WAL")
-                        con.executescript(SCHEMA)
-                        con.commit()
-                    finally:
-                        con.close()
-                    self._ready = True
-        con = sqlite3.connect(self.path, timeout=30)
-        try:
-            con.execute("PRAGMA busy_timeout=30000")
-            with con:  # one transaction: committed on success, rolled back on error
-                yield con
-        finally:
-            con.close()
+        con = self._connection()
+        with con:  # one transaction: committed on success, rolled back on error
+            yield con
 
     # ------------------------------------------------------------------ cards issued
     def record_cards(self, service: str, model_version: str, cards: Iterable[IssuedCard]) -> None:
