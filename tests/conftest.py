@@ -10,6 +10,21 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT.parent / "shared" / "sources"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _feedback_db(tmp_path_factory):
+    """CDS feedback and JWT ids go to a throw-away SQLite file in every test (and every server a
+    test starts), never the user's state directory."""
+    import os
+
+    old = os.environ.get("HIPDX_FEEDBACK_DB")
+    os.environ["HIPDX_FEEDBACK_DB"] = str(tmp_path_factory.mktemp("feedback") / "feedback.sqlite3")
+    yield
+    if old is None:
+        os.environ.pop("HIPDX_FEEDBACK_DB", None)
+    else:
+        os.environ["HIPDX_FEEDBACK_DB"] = old
+
+
 @pytest.fixture(scope="session")
 def model():
     from model import load_model
