@@ -10,19 +10,28 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT.parent / "shared" / "sources"
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _feedback_db(tmp_path_factory):
-    """CDS feedback and JWT ids go to a throw-away SQLite file in every test (and every server a
-    test starts), never the user's state directory."""
-    import os
+_FEEDBACK_DIR: str | None = None
 
-    old = os.environ.get("HIPDX_FEEDBACK_DB")
-    os.environ["HIPDX_FEEDBACK_DB"] = str(tmp_path_factory.mktemp("feedback") / "feedback.sqlite3")
-    yield
-    if old is None:
+
+def pytest_configure(config):
+    """CDS feedback and JWT ids go to a throw-away SQLite file in every test (and every server a
+    test starts, and apps built at collection time), never the user's state directory."""
+    global _FEEDBACK_DIR
+    import os
+    import tempfile
+
+    if "HIPDX_FEEDBACK_DB" not in os.environ:
+        _FEEDBACK_DIR = tempfile.mkdtemp(prefix="hipdx-feedback-")
+        os.environ["HIPDX_FEEDBACK_DB"] = os.path.join(_FEEDBACK_DIR, "feedback.sqlite3")
+
+
+def pytest_unconfigure(config):
+    import os
+    import shutil
+
+    if _FEEDBACK_DIR is not None:
         os.environ.pop("HIPDX_FEEDBACK_DB", None)
-    else:
-        os.environ["HIPDX_FEEDBACK_DB"] = old
+        shutil.rmtree(_FEEDBACK_DIR, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
