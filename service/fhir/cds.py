@@ -240,7 +240,7 @@ def _population_card(d: Mapping[str, Any], source: Mapping[str, Any]) -> dict[st
 def no_answers_card(questions: list[Mapping[str, Any]], read: ReadResponse, source: Mapping[str, Any],
                     links: list[dict[str, Any]]) -> dict[str, Any]:
     """The one card for a response without any answer to a hipdx question: no triage."""
-    lines = ["Nothing to assess yet: no hipdx question was answered, so there is no triage.", ""]
+    lines = ["Nothing to assess yet: no answer the model can use, so there is no triage.", ""]
     if questions:
         lines += ["**Ask first:**"] + [f"- {q['question']} (`{q['variable']}`)" for q in questions]
     notes = _notes(read)
