@@ -31,8 +31,15 @@ $(VENV)/.installed-nginx: | $(BIN)/python
 	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx; }
 	touch $@
 
-## make test: set up .venv with the test extras, chromium and nginx, lint, and run the whole test suite
-test: $(VENV)/.installed-test $(VENV)/.installed-browser $(VENV)/.installed-nginx
+# The FHIR browser test renders the Questionnaire with NLM LHC-Forms (npm `lforms`, pinned in
+# package-lock.json; served to the test from node_modules, offline). npm comes from Debian when missing.
+node_modules/.package-lock.json: package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; }
+	npm ci --ignore-scripts
+	touch $@
+
+## make test: set up .venv with the test extras, chromium, nginx and lforms, lint, and run the whole test suite
+test: $(VENV)/.installed-test $(VENV)/.installed-browser $(VENV)/.installed-nginx node_modules/.package-lock.json
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
@@ -52,4 +59,4 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache node_modules

@@ -5,14 +5,17 @@
   (there the bearer token is the CDS client's JWT). Compared in constant time.
 - CDS client JWTs (``HIPDX_CDS_JWT_ISSUERS`` = a JSON or YAML file mapping each trusted issuer to
   a PEM public key, a list of them, or a JWKS ``{"keys": [...]}``): asymmetric algorithms only,
-  ``aud`` must be the service's URL, ``iss`` a configured issuer, ``exp``/``iat``/``jti`` present.
+  ``iss`` a configured issuer, ``exp``/``iat``/``jti`` present, and ``aud`` the service's URL as
+  configured (``HIPDX_PUBLIC_URL``), never taken from the request: JWT verification refuses to
+  start without it (:func:`audience_base`). A ``jti`` seen before within the token's lifetime is a
+  replay and is refused (:func:`refuse_replay`, with a store shared by every worker).
 """
 
 from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -104,8 +107,9 @@ class JwtVerifier:
         else:
             raise ValueError(f"cannot read a public key from {type(spec).__name__}")
 
-    def verify(self, token: str, audience: str) -> dict[str, Any]:
-        """The token's claims, or a 401 :class:`Problem` saying why not."""
+    def verify(self, token: str, audience: str | list[str]) -> dict[str, Any]:
+        """The token's claims, or a 401 :class:`Problem` saying why not. ``audience``: the URL (or
+        URLs) the token's ``aud`` must name."""
         jwt = self._jwt
         try:
             header = jwt.get_unverified_header(token)
@@ -132,3 +136,27 @@ class JwtVerifier:
             raise
         except jwt.PyJWTError as exc:
             raise unauthorized(f"JWT rejected: {exc}", "Bearer") from None
+
+
+def audience_base(public_url: str | None) -> str:
+    """The base of every JWT ``aud`` this service accepts: the configured public URL.
+
+    Raises ``ValueError`` when it is not configured: the audience must never come from the
+    request's ``Host`` header (a token meant for another service could then be replayed here)."""
+    if not public_url or not public_url.strip():
+        raise ValueError("CDS client JWT verification (HIPDX_CDS_JWT_ISSUERS) needs HIPDX_PUBLIC_URL, the service's "
+                         "external base URL: the expected JWT audience comes from configuration only")
+    base = public_url.strip().rstrip("/")
+    if not base.startswith(("https://", "http://")):
+        raise ValueError(f"HIPDX_PUBLIC_URL must be an absolute http(s) URL, got {public_url!r}")
+    return base
+
+
+def refuse_replay(claims: Mapping[str, Any], is_new: Callable[[str, str, float], bool]) -> None:
+    """Refuse (401) a token whose ``jti`` this issuer already used while it is still valid.
+
+    ``is_new(issuer, jti, keep_until)`` records the id and says whether it was new; ids are kept
+    until the token's ``exp`` plus the clock leeway, after which the token itself is refused."""
+    keep_until = float(claims["exp"]) + LEEWAY_SECONDS
+    if not is_new(str(claims["iss"]), str(claims["jti"]), keep_until):
+        raise unauthorized("JWT rejected: this jti was already used (replay)", "Bearer")

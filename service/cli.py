@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "priors": ("service.priors_cmd", "print every prior with its kind, value, range and source"),
     "bench": ("service.bench", "benchmark the engine against pgmpy (and pyAgrum if installed)"),
     "loadtest": ("service.loadtest", "load-test a running hipdx HTTP service on loopback"),
+    "questionnaire": ("service.questionnaire_cmd", "write the FHIR Questionnaire (or CodeSystem) generated from the model"),
 }
 
 

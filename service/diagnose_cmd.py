@@ -20,8 +20,14 @@ def _json(diagnosis: Any) -> str:
     return json.dumps(diagnosis.to_dict(), indent=2) + "\n"
 
 
-# --format choices: name -> (Diagnosis -> text to print). Add a channel here (e.g. fhir).
-FORMATS: dict[str, Callable[[Any], str]] = {"text": _text, "json": _json}
+def _fhir(diagnosis: Any) -> str:
+    from .fhir.risk_assessment import risk_assessment
+
+    return json.dumps(risk_assessment(diagnosis.to_dict()), indent=2) + "\n"
+
+
+# --format choices: name -> (Diagnosis -> text to print).
+FORMATS: dict[str, Callable[[Any], str]] = {"text": _text, "json": _json, "fhir": _fhir}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -31,7 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--priors", metavar="DIR", help="priors directory (default: the bundled priors)")
     p.add_argument("--format", "-f", choices=list(FORMATS), default="text",
                    help="text: a readable report (triage first, conditions with intervals, why, next questions); "
-                        "json: exactly the body of POST /v1/diagnosis (default: text)")
+                        "json: exactly the body of POST /v1/diagnosis; fhir: a FHIR R4 RiskAssessment (default: text)")
 
 
 def parse_evidence_args(items: list[str]) -> dict:

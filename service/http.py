@@ -11,7 +11,8 @@ key                       environment                      meaning
 ========================  ===============================  ===========================================
 ``api_keys``              ``HIPDX_API_KEYS``               comma-separated keys; unset = open API
 ``cds_jwt_issuers``       ``HIPDX_CDS_JWT_ISSUERS``        JSON/YAML file {issuer: PEM | JWKS}; unset = off
-``public_url``            ``HIPDX_PUBLIC_URL``             external base URL (JWT ``aud``), else the Host
+``public_url``            ``HIPDX_PUBLIC_URL``             external base URL (JWT ``aud``: required with JWTs)
+``feedback_db``           ``HIPDX_FEEDBACK_DB``            CDS feedback SQLite file (see service.fhir.feedback)
 ``cors_origins``          ``HIPDX_CORS_ORIGINS``           allowed browser origins (``*`` by default)
 ``cache_size``            ``HIPDX_CACHE_SIZE``             diagnoses kept per worker (LRU; 0 = off)
 ``priors``                ``HIPDX_PRIORS``                 priors directory (default: bundled)
@@ -40,7 +41,6 @@ from flask import Flask, Response, g, request, send_from_directory
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from . import cds_hooks
 from . import schemas as s
 from .auth import JwtVerifier, bearer_token, key_is_valid, parse_api_keys, unauthorized
 from .openapi import build_openapi
@@ -135,7 +135,6 @@ class Service:
         self.model_body = _dump(s.ModelDescription.model_validate({**model.describe(), "disclaimer": disclaimer}))
         self.health_body = _dump(s.Health(status="ok", model=s.ModelInfo(name=model.name, version=model.version)))
         self.openapi_body = json.dumps(build_openapi(model, disclaimer), separators=(",", ":")).encode()
-        self.discovery_body = _dump(s.CdsDiscovery.model_validate(cds_hooks.discovery()))
         self.cache = DiagnosisCache(settings.cache_size)
         # The engine's caches are not documented as thread-safe: one diagnosis at a time per worker.
         self.lock = threading.Lock()
@@ -431,76 +430,10 @@ def create_app(model: Any = None, config: Mapping[str, Any] | None = None) -> Fl
 
     app.register_blueprint(web_blueprint)  # the case page: GET / and GET /case
 
-    # ------------------------------------------------------------------ CDS Hooks
-    @app.get("/cds-services", endpoint="cds_discovery")
-    def cds_discovery() -> Response:
-        return json_response(service.discovery_body)
+    # ------------------------------------------------------------------ FHIR and CDS Hooks (service.fhir)
+    from .fhir.routes import create_blueprint
 
-    @app.post("/cds-services/<service_id>", endpoint="cds_service")
-    def cds_service(service_id: str) -> Response:
-        from model import EvidenceError
-
-        if service_id != cds_hooks.SERVICE_ID:
-            raise Problem(404, f"no CDS service {service_id!r}; see /cds-services", slug="unknown-cds-service",
-                          title="Unknown CDS service")
-        _authenticate_cds(service, service_id)
-        try:
-            body = _read_json(JSON_TYPES)
-        except DuplicateKeyError as exc:
-            raise duplicate_problem(exc) from None
-        try:
-            req = s.CdsRequest.model_validate(body)
-        except ValidationError as exc:
-            raise _validation_problem(exc, "CDS Hooks request") from None
-        if req.hook != cds_hooks.HOOK:
-            raise Problem(400, f"this service answers the {cds_hooks.HOOK} hook, not {req.hook!r}", slug="wrong-hook",
-                          title="Wrong hook", field="hook", value=req.hook, allowed=[cds_hooks.HOOK])
-        prefetch = req.prefetch or {}
-        if cds_hooks.PREFETCH_KEY not in prefetch:
-            raise Problem(412, f"prefetch.{cds_hooks.PREFETCH_KEY} is required (this service does not query the FHIR server)",
-                          slug="prefetch-missing", title="Prefetch missing")
-        qr = cds_hooks.questionnaire_response(prefetch[cds_hooks.PREFETCH_KEY])
-        if qr is None or qr.get("status") == "entered-in-error":
-            return json_response(_dump(s.CdsResponse(cards=[])), disclaimer=True, Cache_Control="no-store")
-        cds_hooks.check_subject(qr, req.context.patientId)
-        answers = cds_hooks.questionnaire_answers(qr)
-        try:
-            diagnosis = json.loads(service.diagnose(answers)[0])
-        except EvidenceError as exc:
-            problem = evidence_problem(exc, service.numeric, field_label="linkId")
-            problem.members.update(screening_members(service.model.screen(answers)))
-            raise problem from None
-        if diagnosis["triage"]["level"] is None:  # nothing answered: no triage, only the questions to ask
-            card = no_answers_card(diagnosis, f"hipdx {service.version}",
-                                   {vid: v.question for vid, v in service.model.variables.items()})
-            return json_response(_dump(s.CdsResponse.model_validate({"cards": [card]})), disclaimer=True,
-                                 Cache_Control="no-store")
-        url = f"{settings.public_url.rstrip('/')}/docs" if settings.public_url else None
-        cards = cds_hooks.cards(diagnosis, f"hipdx {service.version}", url)
-        payload = _dump(s.CdsResponse.model_validate({"cards": cards}))
-        return json_response(payload, disclaimer=True, Cache_Control="no-store")
+    app.register_blueprint(create_blueprint(service, settings.extra))
 
     return app
 
-
-def no_answers_card(diagnosis: Mapping[str, Any], source_label: str, questions: Mapping[str, str]) -> dict[str, Any]:
-    """The one card for a QuestionnaireResponse with no answers: no triage level, the screening
-    questions to ask (``questions``: variable id -> question text)."""
-    open_q = diagnosis["triage"]["open_questions"]
-    lines = ["No answers yet, so hipdx gives no triage level. Ask the screening questions first:", ""]
-    lines += [f"- {questions.get(v, v.replace('_', ' '))}" for v in open_q]
-    return {"uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"hipdx:no-answers:{source_label}")),
-            "summary": "hipdx: no answers yet, so no triage. Ask the screening questions first.",
-            "detail": "\n".join(lines), "indicator": "info", "source": {"label": source_label}}
-
-
-def _authenticate_cds(service: Service, service_id: str) -> None:
-    settings = service.settings
-    if service.jwt is not None:
-        token = bearer_token(request.headers.get("Authorization"))
-        if token is None:
-            raise unauthorized("a CDS client JWT is required (Authorization: Bearer <jwt>)", "Bearer")
-        base = settings.public_url.rstrip("/") if settings.public_url else request.host_url.rstrip("/")
-        service.jwt.verify(token, f"{base}/cds-services/{service_id}")
-    elif settings.api_keys and not key_is_valid(request.headers.get("X-API-Key"), settings.api_keys):
-        raise unauthorized("a valid API key is required in the X-API-Key header")

@@ -15,16 +15,17 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic.json_schema import models_json_schema
 
-from . import cds_hooks
 from . import schemas as s
+from .fhir import cds
+from .fhir.routes import FeedbackRequest
 
 PROBLEM = "application/problem+json"
 REF = "#/components/schemas/{model}"
 
 RESPONSE_MODELS: list[type[BaseModel]] = [
-    s.DiagnosisResponse, s.ModelDescription, s.Health, s.ProblemDetails, s.CdsDiscovery, s.CdsResponse,
+    s.DiagnosisResponse, s.ModelDescription, s.Health, s.ProblemDetails, s.CdsDiscovery, s.CdsResponse, s.FeedbackStored,
 ]
-REQUEST_MODELS: list[type[BaseModel]] = [s.CdsRequestDoc]
+REQUEST_MODELS: list[type[BaseModel]] = [s.CdsRequestDoc, FeedbackRequest]
 
 
 def evidence_model(model: Any) -> type[BaseModel]:
@@ -155,7 +156,7 @@ def build_openapi(model: Any, disclaimer: str) -> dict[str, Any]:
                 "operationId": "cdsService", "summary": "CDS Hooks service call (patient-view)", "tags": ["cds-hooks"],
                 "security": cds_auth,
                 "parameters": [{"name": "id", "in": "path", "required": True, "description": "the service id from discovery",
-                                "schema": {"type": "string", "enum": [cds_hooks.SERVICE_ID]}}],
+                                "schema": {"type": "string", "enum": [cds.SERVICE_ID]}}],
                 "requestBody": {"required": True, "content": {
                     "application/json": {"schema": {"$ref": REF.format(model="CdsRequest")}},
                     "application/fhir+json": {"schema": {"$ref": REF.format(model="CdsRequest")}}}},
@@ -164,6 +165,7 @@ def build_openapi(model: Any, disclaimer: str) -> dict[str, Any]:
                                         _404="no such CDS service",
                                         _412="prefetch.questionnaireResponse missing (the service does not query FHIR)")},
             }},
+            **_fhir_paths(cds_auth, keyed),
             "/openapi.json": {"get": {
                 "operationId": "openapi", "summary": "This document", "tags": ["service"],
                 "responses": {"200": _ok("OpenAPI 3.1", {"application/json": {"schema": {"type": "object"}}}),
@@ -189,7 +191,7 @@ def build_openapi(model: Any, disclaimer: str) -> dict[str, Any]:
                            "description": "CDS Hooks client JWT (RS*/ES*/PS*/EdDSA; aud = the service URL)"},
             },
         },
-        "tags": [{"name": "diagnosis"}, {"name": "cds-hooks"}, {"name": "service"}],
+        "tags": [{"name": "diagnosis"}, {"name": "cds-hooks"}, {"name": "fhir"}, {"name": "service"}],
     }
 
 
@@ -201,3 +203,54 @@ def _rename_ref(node: Any, old: str, new: str) -> Any:
     if isinstance(node, list):
         return [_rename_ref(n, old, new) for n in node]
     return node
+
+
+def _fhir_json(description: str) -> dict[str, Any]:
+    return {"application/fhir+json": {"schema": {"type": "object", "description": description,
+                                                 "required": ["resourceType"]}}}
+
+
+def _fhir_paths(cds_auth: list[dict[str, Any]], keyed: list[dict[str, Any]]) -> dict[str, Any]:
+    """The FHIR resources and operations, and the CDS Hooks feedback endpoints (service.fhir)."""
+    service_id = [{"name": "id", "in": "path", "required": True, "description": "the service id from discovery",
+                   "schema": {"type": "string", "enum": [cds.SERVICE_ID]}}]
+    qr_body = {"required": True, "content": {
+        kind: {"schema": {"type": "object", "description": "a FHIR R4 QuestionnaireResponse, or a Parameters with it as 'in'"}}
+        for kind in ("application/fhir+json", "application/json")}}
+    operation_errors = _errors(COMMON_ERRORS, BODY_ERRORS, _401="missing or invalid API key")
+    return {
+        "/fhir/Questionnaire/hipdx": {"get": {
+            "operationId": "fhirQuestionnaire", "summary": "The hipdx Questionnaire (FHIR R4, generated from the model)",
+            "tags": ["fhir"], "responses": {"200": _ok("Questionnaire", _fhir_json("Questionnaire")), **_errors(COMMON_ERRORS)},
+        }},
+        "/fhir/CodeSystem/hipdx": {"get": {
+            "operationId": "fhirCodeSystem", "summary": "The hipdx CodeSystem (answers, conditions, questions, override reasons)",
+            "tags": ["fhir"], "responses": {"200": _ok("CodeSystem", _fhir_json("CodeSystem")), **_errors(COMMON_ERRORS)},
+        }},
+        "/fhir/Questionnaire/hipdx/$next-question": {"post": {
+            "operationId": "fhirNextQuestion", "summary": "SDC adaptive: the response with the next question, or completed",
+            "tags": ["fhir"], "security": keyed, "requestBody": qr_body,
+            "responses": {"200": _ok("QuestionnaireResponse", _fhir_json("QuestionnaireResponse"), disclaimer=True),
+                          **operation_errors},
+        }},
+        "/fhir/RiskAssessment/$assess": {"post": {
+            "operationId": "fhirAssess", "summary": "A QuestionnaireResponse -> a RiskAssessment an EHR can store",
+            "tags": ["fhir"], "security": keyed, "requestBody": qr_body,
+            "responses": {"200": _ok("RiskAssessment", _fhir_json("RiskAssessment"), disclaimer=True), **operation_errors},
+        }},
+        "/cds-services/{id}/feedback": {"post": {
+            "operationId": "cdsFeedback", "summary": "CDS Hooks 2.0 feedback (accepted / overridden), stored",
+            "tags": ["cds-hooks"], "security": cds_auth, "parameters": service_id,
+            "requestBody": {"required": True, "content": _json("FeedbackRequest")},
+            "responses": {"200": _ok("stored (the same feedback twice is stored once)", _json("FeedbackStored")),
+                          **_errors(COMMON_ERRORS, BODY_ERRORS, _401="missing or invalid JWT / API key",
+                                    _404="no such CDS service", _503="the feedback store is unavailable")},
+        }},
+        "/cds-services/{id}/feedback/summary": {"get": {
+            "operationId": "cdsFeedbackSummary", "summary": "Feedback per card kind and rule, for the priors' maintainers",
+            "tags": ["cds-hooks"], "security": keyed, "parameters": service_id,
+            "responses": {"200": _ok("the summary", {"application/json": {"schema": {"type": "object"}}}),
+                          **_errors(COMMON_ERRORS, _401="missing or invalid API key", _404="no such CDS service",
+                                    _503="the feedback store is unavailable")},
+        }},
+    }

@@ -379,14 +379,35 @@ class CardLink(_Response):
     type: Literal["absolute", "smart"]
 
 
+class CardAction(_Response):
+    type: Literal["create", "update", "delete"]
+    description: str
+    resource: dict[str, Any] | None = Field(None, description="the FHIR resource to create (a RiskAssessment)")
+
+
+class CardSuggestion(_Response):
+    label: str
+    uuid: str | None = None
+    isRecommended: bool | None = None
+    actions: list[CardAction] | None = None
+
+
 class Card(_Response):
     uuid: str
     summary: str = Field(max_length=139)
     detail: str | None = None
     indicator: Literal["info", "warning", "critical"]
     source: CardSource
+    suggestions: list[CardSuggestion] | None = None
+    selectionBehavior: Literal["at-most-one", "any"] | None = None
+    overrideReasons: list[Coding] | None = None
     links: list[CardLink] | None = None
 
 
 class CdsResponse(_Response):
     cards: list[Card]
+
+
+class FeedbackStored(_Response):
+    stored: int = Field(description="feedback entries stored now")
+    duplicates: int = Field(description="entries already stored before (same card, outcome and time)")

@@ -37,6 +37,8 @@ def live_server(*extra_args: str, env: dict[str, str] | None = None) -> Iterator
 
     port = loadtest.free_port(HOST)
     log = tempfile.TemporaryFile()
+    state = tempfile.TemporaryDirectory()  # CDS feedback database: never the user's state directory
+    env = {"HIPDX_FEEDBACK_DB": os.path.join(state.name, "feedback.sqlite3"), **(env or {})}
     cmd = [sys.executable, "-m", "service.cli", "serve", "--host", HOST, "--port", str(port), "--workers", "1",
            *extra_args]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, env={**os.environ, **(env or {})})
@@ -52,6 +54,7 @@ def live_server(*extra_args: str, env: dict[str, str] | None = None) -> Iterator
                 proc.kill()
                 proc.wait()
         log.close()
+        state.cleanup()
 
 
 @contextmanager

@@ -10,6 +10,30 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT.parent / "shared" / "sources"
 
 
+_FEEDBACK_DIR: str | None = None
+
+
+def pytest_configure(config):
+    """CDS feedback and JWT ids go to a throw-away SQLite file in every test (and every server a
+    test starts, and apps built at collection time), never the user's state directory."""
+    global _FEEDBACK_DIR
+    import os
+    import tempfile
+
+    if "HIPDX_FEEDBACK_DB" not in os.environ:
+        _FEEDBACK_DIR = tempfile.mkdtemp(prefix="hipdx-feedback-")
+        os.environ["HIPDX_FEEDBACK_DB"] = os.path.join(_FEEDBACK_DIR, "feedback.sqlite3")
+
+
+def pytest_unconfigure(config):
+    import os
+    import shutil
+
+    if _FEEDBACK_DIR is not None:
+        os.environ.pop("HIPDX_FEEDBACK_DB", None)
+        shutil.rmtree(_FEEDBACK_DIR, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def model():
     from model import load_model

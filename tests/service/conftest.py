@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from service import cds_hooks
+from service.fhir import cds as cds_hooks
 
 OPEN_CONFIG = {"api_keys": None, "cds_jwt_issuers": None, "public_url": None, "cors_origins": "*", "cache_size": 64}
 
@@ -17,11 +17,12 @@ SERVICE_KEYS = {"hook", "title", "description", "id", "prefetch", "usageRequirem
 
 
 @pytest.fixture
-def make_app(model):
+def make_app(model, tmp_path):
     from service.http import create_app
 
     def make(**config: Any):
-        return create_app(model, {**OPEN_CONFIG, **config})
+        # CDS feedback and JWT ids go to a throw-away SQLite file, never the user's state directory.
+        return create_app(model, {**OPEN_CONFIG, "feedback_db": str(tmp_path / "feedback.sqlite3"), **config})
 
     return make
 

@@ -11,13 +11,14 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from service import cds_hooks
+from service.fhir import cds as cds_hooks
 
 from .conftest import assert_cds_response, cds_request, questionnaire
 from .test_api import assert_problem
 
 URL = f"/cds-services/{cds_hooks.SERVICE_ID}"
-AUD = f"http://localhost{URL}"  # Flask's test client talks to http://localhost/
+PUBLIC_URL = "https://hipdx.hospital.example"
+AUD = f"{PUBLIC_URL}{URL}"  # from configuration only, never from the request's Host
 ISSUER = "https://ehr.example/cds-client"
 BODY = cds_request(questionnaire({"sex": {"valueString": "female"}, "pain_lateral_hip": {"valueBoolean": True}}))
 
@@ -91,7 +92,7 @@ def jwt_client(make_app, tmp_path, ec_key, rsa_key):
     issuers = {ISSUER: _pem(ec_key), "https://other-ehr.example": {"keys": [{**jwk, "kid": "rsa-1", "alg": "RS384"}]}}
     path = tmp_path / "issuers.json"
     path.write_text(json.dumps(issuers))
-    return make_app(cds_jwt_issuers=str(path)).test_client()
+    return make_app(cds_jwt_issuers=str(path), public_url=PUBLIC_URL).test_client()
 
 
 def _claims(**over):
@@ -121,7 +122,7 @@ def test_jwt_yaml_issuers_file(make_app, tmp_path, ec_key):
 
     path = tmp_path / "issuers.yaml"
     path.write_text(yaml.safe_dump({ISSUER: _pem(ec_key)}))
-    client = make_app(cds_jwt_issuers=str(path)).test_client()
+    client = make_app(cds_jwt_issuers=str(path), public_url=PUBLIC_URL).test_client()
     assert _call(client, jwt.encode(_claims(), ec_key, algorithm="ES384")).status_code == 200
 
 
@@ -169,7 +170,51 @@ def test_jwt_audience_uses_public_url(make_app, tmp_path, ec_key):
     client = make_app(cds_jwt_issuers=str(path), public_url="https://hipdx.hospital.example/").test_client()
     good = jwt.encode(_claims(aud=f"https://hipdx.hospital.example{URL}"), ec_key, algorithm="ES384")
     assert _call(client, good).status_code == 200
-    assert_problem(_call(client, jwt.encode(_claims(), ec_key, algorithm="ES384")), 401)
+    assert_problem(_call(client, jwt.encode(_claims(aud=f"http://localhost{URL}"), ec_key, algorithm="ES384")), 401)
+
+
+def test_jwt_audience_never_from_host_header(jwt_client, ec_key):
+    """A token minted for whatever host the request names is refused: aud comes from configuration."""
+    token = jwt.encode(_claims(aud=f"https://attacker.example{URL}"), ec_key, algorithm="ES384")
+    resp = jwt_client.post(URL, json=BODY, headers={"Authorization": f"Bearer {token}", "Host": "attacker.example"})
+    assert_problem(resp, 401, "unauthorized")
+
+
+@pytest.mark.parametrize("public_url", [None, "", "hipdx.hospital.example"])
+def test_jwt_verification_refuses_to_start_without_public_url(make_app, tmp_path, ec_key, public_url):
+    path = tmp_path / "issuers.json"
+    path.write_text(json.dumps({ISSUER: _pem(ec_key)}))
+    with pytest.raises(ValueError, match="HIPDX_PUBLIC_URL"):
+        make_app(cds_jwt_issuers=str(path), public_url=public_url)
+
+
+def test_jwt_replay_refused(jwt_client, ec_key):
+    token = jwt.encode(_claims(), ec_key, algorithm="ES384")
+    assert _call(jwt_client, token).status_code == 200
+    body = assert_problem(_call(jwt_client, token), 401, "unauthorized")
+    assert "replay" in body["detail"]
+    assert _call(jwt_client, jwt.encode(_claims(), ec_key, algorithm="ES384")).status_code == 200  # a new jti is fine
+
+
+def test_jwt_replay_refused_across_workers(make_app, tmp_path, ec_key):
+    """Two app instances (two gunicorn workers) share the jti store: a token used on one is refused on the other."""
+    path = tmp_path / "issuers.json"
+    path.write_text(json.dumps({ISSUER: _pem(ec_key)}))
+    first = make_app(cds_jwt_issuers=str(path), public_url=PUBLIC_URL).test_client()
+    second = make_app(cds_jwt_issuers=str(path), public_url=PUBLIC_URL).test_client()
+    token = jwt.encode(_claims(), ec_key, algorithm="ES384")
+    assert _call(first, token).status_code == 200
+    assert_problem(_call(second, token), 401, "unauthorized")
+
+
+def test_jwt_feedback_endpoint(jwt_client, ec_key):
+    feedback = {"feedback": [{"card": "c0b1f0b4-0000-4000-8000-000000000001", "outcome": "accepted",
+                              "outcomeTimestamp": "2026-11-30T08:00:00Z"}]}
+    for aud in (AUD, f"{AUD}/feedback"):
+        token = jwt.encode(_claims(aud=aud), ec_key, algorithm="ES384")
+        resp = jwt_client.post(f"{URL}/feedback", json=feedback, headers={"Authorization": f"Bearer {token}"})
+        assert resp.status_code == 200, resp.get_data(as_text=True)
+    assert_problem(jwt_client.post(f"{URL}/feedback", json=feedback), 401)
 
 
 def test_discovery_open_with_jwt(jwt_client):

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from service import cds_hooks
+from service.fhir import cds as cds_hooks
 
 from .conftest import cds_request, questionnaire
 
