@@ -44,7 +44,7 @@ from werkzeug.exceptions import HTTPException
 from . import schemas as s
 from .auth import JwtVerifier, bearer_token, key_is_valid, parse_api_keys, unauthorized
 from .openapi import build_openapi
-from .problems import Problem, evidence_problem, problem_response
+from .problems import Problem, duplicate_problem, evidence_problem, problem_response, screening_members
 from .strict_json import DuplicateKeyError, read_json_text
 from .web import blueprint as web_blueprint
 
@@ -189,27 +189,6 @@ def _read_json(accept: tuple[str, ...] = ("application/json",)) -> Any:
         raise
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise Problem(400, f"the body is not valid JSON: {exc}", slug="malformed-json", title="Malformed JSON") from None
-
-
-def duplicate_problem(exc: DuplicateKeyError, screening: Any = None) -> Problem:
-    """400 for a key given twice, naming it; with the red flags any of its values would raise."""
-    members: dict[str, Any] = {"field": exc.path}
-    if screening is not None:
-        members.update(screening_members(screening))
-    return Problem(400, f"{exc.path}: the key {exc.key!r} is given more than once; send each key once "
-                        "(hipdx never picks one of the values: the other could be a red flag)",
-                   slug="duplicate-key", title="Duplicate key", **members)
-
-
-def screening_members(screening: Any) -> dict[str, Any]:
-    """Problem members that keep a refused case safe: ``red_flags_answered`` (the red flags among
-    the answers that could be read), ``triage`` (the level those alone give; null when none),
-    ``outside_population`` and ``unreadable_answers`` (every answer that could not be read, each
-    with its field, code and message)."""
-    d = screening.to_dict()
-    out = {"red_flags_answered": d["red_flags_answered"], "triage": d["triage"],
-           "outside_population": d["outside_population"], "unreadable_answers": d["errors"]}
-    return {k: v for k, v in out.items() if v is not None}
 
 
 def duplicate_screening(model: Any, exc: DuplicateKeyError) -> Any:

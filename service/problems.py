@@ -16,6 +16,8 @@ from flask import Response
 
 from model.vocabulary import json_safe
 
+from .strict_json import DuplicateKeyError
+
 PROBLEM_JSON = "application/problem+json"
 URN = "urn:hipdx:problem:"
 
@@ -91,3 +93,24 @@ def evidence_problem(exc: Any, numeric: dict[str, Any], *, field_label: str = "f
     else:
         slug, title = "invalid-evidence", "Invalid evidence"
     return Problem(400, message, slug=slug, title=title, **members)
+
+
+def duplicate_problem(exc: DuplicateKeyError, screening: Any = None) -> Problem:
+    """400 for a key given twice, naming it; with the red flags any of its values would raise."""
+    members: dict[str, Any] = {"field": exc.path}
+    if screening is not None:
+        members.update(screening_members(screening))
+    return Problem(400, f"{exc.path}: the key {exc.key!r} is given more than once; send each key once "
+                        "(hipdx never picks one of the values: the other could be a red flag)",
+                   slug="duplicate-key", title="Duplicate key", **members)
+
+
+def screening_members(screening: Any) -> dict[str, Any]:
+    """Problem members that keep a refused case safe: ``red_flags_answered`` (the red flags among
+    the answers that could be read), ``triage`` (the level those alone give; null when none),
+    ``outside_population`` and ``unreadable_answers`` (every answer that could not be read, each
+    with its field, code and message)."""
+    d = screening.to_dict()
+    out = {"red_flags_answered": d["red_flags_answered"], "triage": d["triage"],
+           "outside_population": d["outside_population"], "unreadable_answers": d["errors"]}
+    return {k: v for k, v in out.items() if v is not None}

@@ -7,43 +7,24 @@ because a parser kept the last value. ``NaN``/``Infinity`` literals are refused 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import request
 
-from ..problems import Problem
+from ..problems import Problem, duplicate_problem
+from ..strict_json import DuplicateKeyError, read_json_text
 
 ACCEPTED = ("application/json", "application/fhir+json")
 
 
-class DuplicateKey(ValueError):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise DuplicateKey(key)
-        out[key] = value
-    return out
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def parse_json(raw: bytes | str) -> Any:
-    """JSON text -> Python, refusing duplicate keys (400 ``duplicate-key`` naming the key) and
-    malformed JSON (400 ``malformed-json``)."""
+    """JSON text -> Python, refusing duplicate keys (400 ``duplicate-key`` naming where the key is,
+    e.g. ``prefetch.questionnaireResponse.item[0].answer[0].valueCoding``) and malformed JSON
+    (400 ``malformed-json``). The same strict reader as ``POST /v1/diagnosis``."""
     try:
-        return json.loads(raw, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
-    except DuplicateKey as exc:
-        raise Problem(400, f"the key {exc.key!r} appears twice in one JSON object; send it once",
-                      slug="duplicate-key", title="Duplicate key", field=exc.key) from None
+        return read_json_text(raw)
+    except DuplicateKeyError as exc:
+        raise duplicate_problem(exc) from None
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise Problem(400, f"the body is not valid JSON: {exc}", slug="malformed-json", title="Malformed JSON") from None
 

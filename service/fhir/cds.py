@@ -246,7 +246,7 @@ def no_answers_card(questions: list[Mapping[str, Any]], read: ReadResponse, sour
     notes = _notes(read)
     if notes:
         lines += [""] + notes
-    return _card("hipdx: no answers to assess yet; ask the questions in the detail.", "info", source,
+    return _card("hipdx: no answers to assess yet, so no triage; ask the questions in the detail.", "info", source,
                  "\n".join(lines), links=links)
 
 

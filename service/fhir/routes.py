@@ -33,7 +33,7 @@ from flask import Blueprint, Response, request
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
 
 from ..auth import audience_base, bearer_token, key_is_valid, refuse_replay, unauthorized
-from ..problems import Problem, evidence_problem
+from ..problems import Problem, evidence_problem, screening_members
 from ..schemas import CdsRequest
 from . import cds
 from .adaptive import next_question
@@ -145,14 +145,9 @@ class FhirService:
 
         if read.invalid:
             first = read.invalid[0]
-            flags: list[str] = []
-            if read.evidence:
-                try:
-                    flags = [f["id"] for f in (self.diagnose(read.evidence).get("triage") or {}).get("red_flags") or []]
-                except EvidenceError:
-                    flags = []
             raise InvalidResponse(f"{first.link_id}: {first.reason}", first.link_id,
-                                  errors=[n.to_dict() for n in read.invalid], red_flags_answered=flags)
+                                  errors=[n.to_dict() for n in read.invalid],
+                                  **screening_members(self.service.model.screen(read.evidence)))
         if not read.evidence:
             return None
         try:

@@ -57,7 +57,7 @@ def test_duplicate_key_refused_by_the_api_with_the_red_flags_of_every_value(clie
 
 
 def test_duplicate_key_refused_in_a_cds_request(client):
-    from service import cds_hooks
+    from service.fhir import cds as cds_hooks
 
     qr = ('{"resourceType": "QuestionnaireResponse", "status": "completed", "subject": {"reference": "Patient/p1"}, '
           '"item": [{"linkId": "fever", "answer": [{"valueCoding": {"code": "present"}, '
@@ -156,7 +156,7 @@ def test_out_of_range_json_numbers_get_a_clear_400(client, text):
 
 
 def test_out_of_range_cds_numbers_never_5xx(client):
-    from service import cds_hooks
+    from service.fhir import cds as cds_hooks
 
     for answer in ('{"valueDecimal": 1e309}', '{"valueInteger": ' + HUGE_INT + "}", '{"valueDecimal": -1e999}'):
         qr = ('{"resourceType": "QuestionnaireResponse", "status": "completed", "subject": {"reference": "Patient/p1"},'
@@ -353,7 +353,7 @@ def test_missing_values_mean_not_answered_in_every_path(model, missing):
 
 def test_cds_questionnaire_with_no_answers_gets_no_triage_card(client):
     """Item 6 through CDS Hooks: no 'triage self care' card for an empty QuestionnaireResponse."""
-    from service import cds_hooks
+    from service.fhir import cds as cds_hooks
 
     qr = {"resourceType": "QuestionnaireResponse", "status": "completed", "subject": {"reference": "Patient/p1"},
           "item": [{"linkId": "sex", "answer": [{"valueString": "unknown"}]}]}
