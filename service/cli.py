@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "diagnose": ("service.diagnose_cmd", "diagnose one runner from evidence given on the command line"),
     "score": ("service.score_cmd", "score a CSV/Parquet survey file (streamed; optional Dask)"),
     "simulate": ("service.simulate_cmd", "forward-sample synthetic runners from the network"),
+    "evaluate": ("service.evaluate_cmd", "measure the model on published cases (top-1, top-3, safe triage, misses)"),
     "priors": ("service.priors_cmd", "print every prior with its kind, value, range and source"),
     "bench": ("service.bench", "benchmark the engine against pgmpy (and pyAgrum if installed)"),
     "loadtest": ("service.loadtest", "load-test a running hipdx HTTP service on loopback"),
