@@ -129,6 +129,17 @@ def toy_spec(draw):
     for j, c in enumerate(cond_ids):  # every condition needs at least one finding
         if not any(c in f["causes"] for f in findings.values()):
             findings[f"g{j}"] = {"leak": draw(prob), "causes": {c: draw(prob)}}
+    # The richer forms: inhibiting links (argues_against) and finding-to-finding arcs (depends_on,
+    # to an earlier finding; chains and shared parents make groups of up to 4).
+    names, arcs = list(findings), 0
+    for i, fid in enumerate(names):
+        f = findings[fid]
+        others = [c for c in cond_ids if c not in f["causes"]]
+        if others and draw(st.booleans()):
+            f["argues_against"] = {c: draw(prob) for c in draw(st.lists(st.sampled_from(others), min_size=1, max_size=2, unique=True))}
+        if i > 0 and arcs < 3 and draw(st.integers(0, 2)) == 0:  # at most 3 arcs: groups of at most 4
+            f["depends_on"] = {draw(st.sampled_from(names[:i])): draw(prob)}
+            arcs += 1
     return {"risk_factors": rfs, "conditions": conds, "findings": findings}
 
 
@@ -169,7 +180,7 @@ def test_random_networks_draw_methods_agree_and_equal_pgmpy(spec, data):
             return
         one = dataclasses.replace(params, draws=1, **{
             f: {k: v[-1:] for k, v in getattr(params, f).items()}
-            for f in ("risk_factor_probs", "condition_tables", "finding_tables", "scale")})
+            for f in ("risk_factor_probs", "condition_tables", "finding_tables", "scale", "finding_against")})
         one = dataclasses.replace(one, finding_inhibitors={k: (a[-1:], b[-1:]) for k, (a, b) in params.finding_inhibitors.items()})
         m.network = build_network(m.priors, one)
         assert np.abs(grouped[-1] - pgmpy_posteriors(m, ev)).max() < TOL
