@@ -171,6 +171,8 @@ class Reasoner:
             finding = priors.findings[variable]
             if condition in finding.causes:
                 found.append(finding.causes[condition])
+            if condition in finding.argues_against:  # an inhibiting link is a direct link too
+                found.append(finding.argues_against[condition])
         elif variable in priors.risk_factors:
             for eff in priors.conditions[condition].effects:
                 if eff.factor == variable:
