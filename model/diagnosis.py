@@ -43,6 +43,8 @@ class Diagnosis:
     evidence: dict[str, str]
     next_questions: list[dict[str, Any]] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    # the top joint states of the conditions (model.explanations), most probable first
+    explanations: list[dict[str, Any]] | None = None
 
     def probability(self, condition: str) -> float:
         return next(c.probability for c in self.conditions if c.id == condition)
@@ -53,6 +55,8 @@ class Diagnosis:
             "conditions": [c.to_dict() for c in self.conditions],
             "triage": self.triage.to_dict(),
         }
+        if self.explanations is not None:
+            out["explanations"] = self.explanations
         if self.next_questions is not None:
             out["next_questions"] = self.next_questions
         out["evidence"] = dict(self.evidence)

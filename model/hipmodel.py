@@ -16,6 +16,7 @@ import pandas as pd
 
 from .diagnosis import ConditionResult, Diagnosis
 from .engine import Engine, EngineResult
+from .explanations import top_explanations
 from .parameters import Parameters, build_parameters
 from .priors import Priors, load_priors
 from .triage import TriageRules
@@ -120,9 +121,10 @@ class HipModel:
         unless ``reasoning=False``, why (effects), how sure (intervals) and what to ask next."""
         parsed = self.parse_evidence(evidence)
         if not reasoning:
-            result = self.infer([parsed])
+            result = self.infer([parsed], joint=True)
             _raise_if_impossible(result)
-            return self._diagnosis(parsed, dict(zip(self.conditions, map(float, result.marginals[0]), strict=True)))
+            return self._diagnosis(parsed, dict(zip(self.conditions, map(float, result.marginals[0]), strict=True)),
+                                   explanations=self._explanations(result.joint[0]))
         # The case's own tables serve the posterior, the effects and the next questions.
         variants = self.reasoner.variants(parsed)
         result = variants.base()
@@ -134,7 +136,19 @@ class HipModel:
         info = {"should_stop": should_stop, **info}
         effects = self.reasoner.effects(parsed, point, variants=variants)
         return self._diagnosis(parsed, posterior, intervals=intervals, effects=effects,
-                               next_questions=questions, extras={"reasoning": info})
+                               next_questions=questions, extras={"reasoning": info},
+                               explanations=self._explanations(result.joint[0]))
+
+    def _explanations(self, joint: np.ndarray) -> list[dict[str, Any]]:
+        """Top joint states of the conditions (the differential), from the posterior joint."""
+        return top_explanations(joint, self.engine.configs, self.conditions)
+
+    def explanations(self, evidence: Mapping[str, Any], top: int = 5) -> list[dict[str, Any]]:
+        """The ``top`` most probable sets of present conditions given ``evidence``, each with its
+        posterior probability (the first is the MAP state); raises :class:`EvidenceError`."""
+        result = self.infer([self.parse_evidence(evidence)], joint=True)
+        _raise_if_impossible(result)
+        return top_explanations(result.joint[0], self.engine.configs, self.conditions, top)
 
     def sensitivity(self, evidence: Mapping[str, Any], condition: str) -> pd.DataFrame:
         """Which priors move ``condition``'s posterior most for this case (tornado-plot data)."""
@@ -154,7 +168,7 @@ class HipModel:
         ]
         results.sort(key=lambda r: (-r.probability, r.id))
         return Diagnosis(MODEL_NAME, self.version, results, self.triage_rules.assess(parsed, posterior), parsed,
-                         reasoning.get("next_questions"), reasoning.get("extras") or {})
+                         reasoning.get("next_questions"), reasoning.get("extras") or {}, reasoning.get("explanations"))
 
     def score(self, df: pd.DataFrame) -> pd.DataFrame:
         """Score every row of a table of answers (columns named by variable id or alias).

@@ -99,10 +99,17 @@ class Reasoning(_Response):
     top_two_swap_fraction: float | None = None
 
 
+class Explanation(_Response):
+    present: list[str] = Field(description="the conditions present in this joint state (all others absent)")
+    probability: float = Field(description="posterior probability of exactly this set of conditions")
+
+
 class DiagnosisResponse(_Response):
     model: ModelInfo
     conditions: list[ConditionResult] = Field(description="every condition, most probable first")
     triage: Triage
+    explanations: list[Explanation] | None = Field(
+        None, description="the differential: the 5 most probable joint states of the conditions, most probable first")
     next_questions: list[NextQuestion] | None = None
     evidence: dict[str, str] = Field(description="the evidence as understood, after numbers were binned")
     reasoning: Reasoning | None = None
