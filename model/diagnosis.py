@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .triage import Triage
+from .reasoning.triage import Triage
 
 DISCLAIMER = (
     "hipdx is decision support built from five public web articles on runners' hip pain; it is not a "

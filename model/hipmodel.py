@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 
 from .diagnosis import ConditionResult, Diagnosis
-from .engine import Engine, EngineResult
-from .explanations import top_explanations
+from .inference.engine import Engine, EngineResult
 from .parameters import Parameters, build_parameters
 from .priors import Priors, load_priors
-from .triage import TriageRules
+from .reasoning.explanations import top_explanations
+from .reasoning.triage import TriageRules
 from .vocabulary import EvidenceError, Variable, Vocabulary
 
 MODEL_NAME = "hipdx"

@@ -158,8 +158,8 @@ def test_random_networks_equal_pgmpy(spec, data):
 def test_random_networks_draw_methods_agree_and_equal_pgmpy(spec, data):
     """The per-draw methods behind the intervals: grouped == contraction under every draw, and
     draw by draw equal to pgmpy on the network built from that draw's parameters."""
-    from model.draw_engine import DrawEngine
-    from model.draws import draw_values
+    from model.inference.draw_engine import DrawEngine
+    from model.inference.draws import draw_values
     from model.network import build_network
     from model.parameters import build_parameters
 
@@ -217,7 +217,7 @@ def test_factored_path_equals_full_enumeration(model):
 
 def test_engine_from_parameters_equals_engine_compiled_from_the_pgmpy_network(model):
     """The model compiles its engine from the CPD arrays; compiling pgmpy's network gives the same tables."""
-    from model.engine import Engine
+    from model.inference.engine import Engine
 
     from_net = Engine.from_network(model.network, model.risk_factor_ids, model.conditions, model.finding_ids)
     ours = model.engine
@@ -238,7 +238,7 @@ def test_loading_the_model_does_not_import_pgmpy():
 def test_case_variants_equal_engine_rows(model):
     """The reasoning's one-answer variants (left out, or a risk factor answered) are the engine's
     posteriors of those rows, joints and log-evidence differences included."""
-    from model.case_variants import CaseVariants
+    from model.inference.case_variants import CaseVariants
 
     rng = np.random.default_rng(8)
     engine = model.engine

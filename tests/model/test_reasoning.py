@@ -193,7 +193,7 @@ def test_sensitivity_swings_are_recomputed_posteriors(model):
     assert list(table["swing"]) == sorted(table["swing"], reverse=True)
     top = table.iloc[0]
     params = build_parameters(model.priors, {top["prior"]: np.array([top["low"], top["high"]])})
-    from model.draw_engine import DrawEngine
+    from model.inference.draw_engine import DrawEngine
 
     check = DrawEngine(model.priors, params).marginals(model.parse_evidence(GTPS_CASE))[:, model.conditions.index("gtps")]
     assert check == pytest.approx([top["posterior_at_low"], top["posterior_at_high"]], abs=1e-12)
@@ -223,7 +223,7 @@ def test_grouped_draws_equal_the_full_contraction(model, p_answer):
 
 
 def test_interval_percentiles_are_numpys():
-    from model.reasoning import _percentiles
+    from model.reasoning.reasoner import _percentiles
 
     rng = np.random.default_rng(3)
     values = rng.random((200, 11))

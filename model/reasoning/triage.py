@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .priors import TRIAGE_LEVELS, Priors
+from ..priors import TRIAGE_LEVELS, Priors
 
 SEVERITY = {level: i for i, level in enumerate(TRIAGE_LEVELS)}  # 0 = most severe
 NOT_AN_INJURY = "muscle_soreness"  # ordinary soreness: never counts as a likely injury

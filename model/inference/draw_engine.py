@@ -14,10 +14,10 @@ from collections.abc import Mapping
 import numpy as np
 import opt_einsum as oe
 
+from ..parameters import Parameters
+from ..priors import Priors
 from .compiled import factors_from_parameters
 from .grouped_draws import GroupedDraws
-from .parameters import Parameters
-from .priors import Priors
 
 METHODS = ("grouped", "contraction")
 

@@ -21,14 +21,14 @@ import numpy as np
 import pandas as pd
 from scipy.special import entr
 
-from .case_variants import CaseVariants
-from .draw_engine import DrawEngine
-from .draws import draw_values, sweep_values
-from .parameters import build_parameters
-from .priors import Prior
+from ..inference.case_variants import CaseVariants
+from ..inference.draw_engine import DrawEngine
+from ..inference.draws import draw_values, sweep_values
+from ..parameters import build_parameters
+from ..priors import Prior
 
 if TYPE_CHECKING:
-    from .hipmodel import HipModel
+    from ..hipmodel import HipModel
 
 SEVERE_LEVELS = ("emergency", "urgent")
 LN2 = float(np.log(2.0))

@@ -28,9 +28,9 @@ from math import prod
 
 import numpy as np
 
+from ..parameters import Parameters, condition_order
+from ..priors import Priors
 from .compiled import factors_from_parameters
-from .parameters import Parameters, condition_order
-from .priors import Priors
 
 
 @dataclass(frozen=True)
