@@ -18,6 +18,7 @@ from .diagnosis import ConditionResult, Diagnosis
 from .inference.engine import Engine, EngineResult
 from .parameters import Parameters, build_parameters
 from .priors import Priors, load_priors
+from .reasoning import Reasoner
 from .reasoning.explanations import top_explanations
 from .reasoning.triage import TriageRules
 from .vocabulary import EvidenceError, Variable, Vocabulary
@@ -37,8 +38,6 @@ class HipModel:
         self.risk_factor_ids = list(priors.risk_factors)
         self.finding_ids = list(priors.findings)
         self.evidence_order = self.risk_factor_ids + self.finding_ids
-        from .reasoning import Reasoner
-
         self.prior_probabilities = dict(zip(self.conditions, self.engine.posterior(
             np.full((1, len(self.risk_factor_ids)), -1), np.full((1, len(self.finding_ids)), -1)).marginals[0],
             strict=True))

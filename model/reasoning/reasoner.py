@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -28,7 +28,29 @@ from ..parameters import build_parameters
 from ..priors import Prior
 
 if TYPE_CHECKING:
-    from ..hipmodel import HipModel
+    from ..inference.engine import Engine, EngineResult
+    from ..priors import Priors
+
+
+class CaseModel(Protocol):
+    """What the reasoning reads from a loaded model (``model.hipmodel.HipModel`` is one). A
+    protocol, so that ``reasoning`` never imports the model that uses it (no import cycle)."""
+
+    priors: Priors
+    engine: Engine
+    evidence_order: list[str]
+
+    @property
+    def conditions(self) -> list[str]: ...
+
+    @property
+    def variables(self) -> dict[str, Any]: ...
+
+    def parse_evidence(self, evidence: Mapping[str, Any]) -> dict[str, str]: ...
+
+    def codes(self, evidence: Mapping[str, str]) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def infer(self, evidence_rows: list[Mapping[str, str]], joint: bool = False) -> EngineResult: ...
 
 SEVERE_LEVELS = ("emergency", "urgent")
 LN2 = float(np.log(2.0))
@@ -84,7 +106,7 @@ def _binary_entropy_bits(p: np.ndarray) -> np.ndarray:
 class Reasoner:
     """Reasoning for one loaded model; the parameter draws are compiled once, at construction."""
 
-    def __init__(self, model: HipModel, settings: ReasoningSettings | None = None) -> None:
+    def __init__(self, model: CaseModel, settings: ReasoningSettings | None = None) -> None:
         self.model = model
         self.settings = settings or ReasoningSettings()
         priors = model.priors
