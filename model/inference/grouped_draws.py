@@ -85,6 +85,7 @@ class GroupedDraws:
         # an answered one couples all its condition parents, through its pattern table.
         self.general = [f for f in factors_from_parameters(priors, params) if not f.noisy_or]
         self.general_parents = [[cpos[c] for c in f.parents] for f in self.general]
+        self._splits: dict[tuple[int, int], tuple[list[int], np.ndarray, list[tuple[int, np.ndarray]]]] = {}
         for fid, parents in params.finding_parents.items():
             if not params.is_noisy_or(fid):
                 continue
@@ -132,7 +133,7 @@ class GroupedDraws:
                 else:
                     constant.append(fid)
         coupled = sorted({self.group_of[c] for fid in first for c in self.findings[fid][0]}
-                         | {self.group_of[c] for fi, _ in general for c in self.general_parents[fi]})
+                         | {self.group_of[c] for fi, pattern in general for c in self.split(fi, pattern)[0]})
         known = {r: self.priors.risk_factors[r].states.index(evidence[r]) for r in self.rf_ids if r in evidence}
         users: dict[str, list[int]] = {}
         for gi, g in enumerate(self.groups):
@@ -164,11 +165,34 @@ class GroupedDraws:
             order.append((gi, done))
         return order
 
+    def split(self, fi: int, pattern: int) -> tuple[list[int], np.ndarray, list[tuple[int, np.ndarray]]]:
+        """A general factor's answered pattern as (coupled parents, their table (D, 2, ..., 2), and
+        per separable parent (condition, (D,) ratio present/absent)): a parent whose ratio is the
+        same in every configuration of the others, under every draw (e.g. an inhibiting link on a
+        first-state answer), only re-weights that condition's odds and couples nothing. Cached."""
+        key = (fi, pattern)
+        if key not in self._splits:
+            table = self.general[fi].table[:, pattern]
+            parents = list(self.general_parents[fi])
+            separable: list[tuple[int, np.ndarray]] = []
+            for c in list(parents):
+                at = 1 + parents.index(c)
+                on, off = np.take(table, 0, axis=at), np.take(table, 1, axis=at)
+                if not ((on > 0).all() and (off > 0).all()):
+                    continue
+                ratio = on / off
+                flat = ratio.reshape(ratio.shape[0], -1)
+                if np.abs(flat - flat[:, :1]).max() <= 1e-12 * np.abs(flat).max():
+                    separable.append((c, np.ascontiguousarray(flat[:, 0])))
+                    table = off
+                    parents.remove(c)
+            self._splits[key] = (parents, table, separable)
+        return self._splits[key]
+
     def _general_table(self, fi: int, pattern: int, axis: dict[int, int], u: int) -> tuple[frozenset[int], np.ndarray]:
-        """A general factor's answered pattern as a table over the coupled members' axes (index 1 =
-        present, draws last), like a first-state noisy-OR answer."""
-        parents = self.general_parents[fi]
-        table = self.general[fi].table[:, pattern]  # (D, 2, ..., 2), parent axis index 0 = present
+        """A general factor's answered pattern (its coupled part) as a table over the coupled
+        members' axes (index 1 = present, draws last), like a first-state noisy-OR answer."""
+        parents, table, _ = self.split(fi, pattern)  # (D, 2, ..., 2), parent axis index 0 = present
         table = np.flip(table, axis=tuple(range(1, 1 + len(parents))))
         order = np.argsort([axis[c] for c in parents])
         table = np.moveaxis(np.transpose(table, [0, *(1 + order)]), 0, -1)
@@ -189,8 +213,11 @@ class GroupedDraws:
         for fid in lay.constant:
             const = const * (1.0 - self.findings[fid][1])
         for fi, pattern in lay.general:
-            if not self.general_parents[fi]:
-                const = const * self.general[fi].table[:, pattern]
+            parents, table, separable = self.split(fi, pattern)
+            for c, ratio in separable:
+                lam[c] = lam[c] * ratio
+            if not parents:
+                const = const * table
         ns = len(shared)
 
         # Each group's table with answered risk factors picked, private ones summed in, and its
@@ -273,7 +300,7 @@ class GroupedDraws:
         for gi in independent:
             table = member_table(gi, u)
             rest = rest * table.reshape(table.shape[ns:])  # its grid axes are all 1: it uses no crossed risk factor
-        extra = [self._general_table(fi, pattern, axis, u) for fi, pattern in lay.general if self.general_parents[fi]]
+        extra = [self._general_table(fi, pattern, axis, u) for fi, pattern in lay.general if self.split(fi, pattern)[0]]
         for _, factor in _merged_likelihood(first, self.findings, axis, u, d, extra):
             rest = rest * factor
         rest = np.broadcast_to(rest, (2,) * u + (d,))
