@@ -19,7 +19,7 @@ from ..priors import Priors
 from .compiled import factors_from_parameters
 from .grouped_draws import GroupedDraws
 
-METHODS = ("grouped", "contraction")
+METHODS = ("auto", "grouped", "contraction")
 
 
 class DrawEngine:
@@ -67,15 +67,20 @@ class DrawEngine:
             self._plans[key] = plan
         return plan
 
-    def marginals(self, evidence: Mapping[str, str], method: str = "grouped") -> np.ndarray:
+    def marginals(self, evidence: Mapping[str, str], method: str = "auto") -> np.ndarray:
         """(D, K) P(condition present | evidence) for every draw (NaN where impossible).
 
         Two exact methods, equal to rounding (tested): ``grouped`` enumerates only the condition
         groups the case's answers couple (``model.grouped_draws``; 1-6 ms); ``contraction`` is the
-        general tensor contraction (10-30 ms), kept as the independent reference.
+        general tensor contraction (10-30 ms), kept as the independent reference. ``auto`` (the
+        default) takes the contraction when the answers couple every condition, else grouped.
         """
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; allowed: {', '.join(METHODS)}")
+        if method == "auto":  # grouped, unless the answers couple every condition (then it has no advantage)
+            lay = self.grouped._layout(evidence)
+            coupled = sum(len(self.grouped.groups[g].members) for g in lay.coupled)
+            method = "contraction" if coupled >= len(self.conditions) else "grouped"
         if method == "grouped":
             return self.grouped.marginals(evidence)
         # Answered risk factors are sliced out of the condition factors (not just masked), so the

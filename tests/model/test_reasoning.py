@@ -204,7 +204,7 @@ def test_sensitivity_swings_are_recomputed_posteriors(model):
 
 def test_draw_methods_are_checked(model):
     engine = model.reasoner.draw_engine
-    with pytest.raises(ValueError, match="unknown method 'fast'; allowed: grouped, contraction"):
+    with pytest.raises(ValueError, match="unknown method 'fast'; allowed: auto, grouped, contraction"):
         engine.marginals({}, method="fast")
 
 
