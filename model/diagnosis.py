@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .population import OutsidePopulation
+from .reasoning.triage import Triage
 from .sources import bundled_sources
-from .triage import Triage
 from .vocabulary import EvidenceError
 
 DISCLAIMER = (
@@ -60,6 +60,8 @@ class Diagnosis:
     next_questions: list[dict[str, Any]] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     outside_population: OutsidePopulation | None = None
+    # the top joint states of the conditions (model.explanations), most probable first
+    explanations: list[dict[str, Any]] | None = None
 
     def probability(self, condition: str) -> float:
         return next(c.probability for c in self.conditions if c.id == condition)
@@ -77,6 +79,8 @@ class Diagnosis:
             "triage": self.triage.to_dict(),
             "outside_population": None if self.outside_population is None else self.outside_population.to_dict(),
         }
+        if self.explanations is not None:
+            out["explanations"] = self.explanations
         if self.next_questions is not None:
             out["next_questions"] = self.next_questions
         out["evidence"] = dict(self.evidence)

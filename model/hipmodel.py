@@ -15,11 +15,13 @@ import numpy as np
 import pandas as pd
 
 from .diagnosis import API_DECIMALS, ConditionResult, Diagnosis, Screening
-from .engine import Engine, EngineResult
+from .inference.engine import Engine, EngineResult
 from .parameters import Parameters, build_parameters
 from .population import Population
 from .priors import Priors, load_priors
-from .triage import TriageRules
+from .reasoning import Reasoner
+from .reasoning.explanations import top_explanations
+from .reasoning.triage import TriageRules
 from .vocabulary import EvidenceError, Variable, Vocabulary
 
 MODEL_NAME = "hipdx"
@@ -38,8 +40,6 @@ class HipModel:
         self.risk_factor_ids = list(priors.risk_factors)
         self.finding_ids = list(priors.findings)
         self.evidence_order = self.risk_factor_ids + self.finding_ids
-        from .reasoning import Reasoner
-
         self.prior_probabilities = dict(zip(self.conditions, self.engine.posterior(
             np.full((1, len(self.risk_factor_ids)), -1), np.full((1, len(self.finding_ids)), -1)).marginals[0],
             strict=True))
@@ -161,10 +161,10 @@ class HipModel:
         parsed = self.parse_evidence(evidence)
         outside = self.population.check(evidence)
         if not reasoning:
-            result = self.infer([parsed])
+            result = self.infer([parsed], joint=True)
             _raise_if_impossible(result)
             return self._diagnosis(parsed, dict(zip(self.conditions, map(float, result.marginals[0]), strict=True)),
-                                   outside=outside)
+                                   outside=outside, explanations=self._explanations(result.joint[0]))
         # The case's own tables serve the posterior, the effects and the next questions.
         variants = self.reasoner.variants(parsed)
         result = variants.base()
@@ -176,7 +176,19 @@ class HipModel:
         info = {"should_stop": should_stop, **info}
         effects = self.reasoner.effects(parsed, point, variants=variants)
         return self._diagnosis(parsed, posterior, intervals=intervals, effects=effects,
-                               next_questions=questions, extras={"reasoning": info}, outside=outside)
+                               next_questions=questions, extras={"reasoning": info},
+                               outside=outside, explanations=self._explanations(result.joint[0]))
+
+    def _explanations(self, joint: np.ndarray) -> list[dict[str, Any]]:
+        """Top joint states of the conditions (the differential), from the posterior joint."""
+        return top_explanations(joint, self.engine.configs, self.conditions)
+
+    def explanations(self, evidence: Mapping[str, Any], top: int = 5) -> list[dict[str, Any]]:
+        """The ``top`` most probable sets of present conditions given ``evidence``, each with its
+        posterior probability (the first is the MAP state); raises :class:`EvidenceError`."""
+        result = self.infer([self.parse_evidence(evidence)], joint=True)
+        _raise_if_impossible(result)
+        return top_explanations(result.joint[0], self.engine.configs, self.conditions, top)
 
     def sensitivity(self, evidence: Mapping[str, Any], condition: str) -> pd.DataFrame:
         """Which priors move ``condition``'s posterior most for this case (tornado-plot data)."""
@@ -198,7 +210,8 @@ class HipModel:
         results.sort(key=lambda r: (-r.probability, rank[r.id]))  # ties: the fixed condition order of the priors
         outside = reasoning.get("outside")
         return Diagnosis(MODEL_NAME, self.version, results, self.triage_rules.assess(parsed, posterior, outside), parsed,
-                         reasoning.get("next_questions"), reasoning.get("extras") or {}, outside)
+                         reasoning.get("next_questions"), reasoning.get("extras") or {}, outside,
+                         reasoning.get("explanations"))
 
     def score(self, df: pd.DataFrame) -> pd.DataFrame:
         """Score every row of a table of answers (columns named by variable id or alias).

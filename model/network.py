@@ -1,7 +1,9 @@
 """Build the reference pgmpy ``DiscreteBayesianNetwork`` from the priors' numbers.
 
 The network is the readable, checkable statement of the model: risk factors -> conditions
-(-> conditions they can cause, e.g. fai -> labral_tear) -> findings. pgmpy's own inference on it
+(-> conditions they can cause, e.g. fai -> labral_tear) -> findings (-> findings that depend on
+them, e.g. pain_lateral_hip -> pain_lying_on_side). A finding's CPD is a ``TabularCPD`` over its
+causes, the findings it depends on and the conditions it argues against (``model.parameters``). pgmpy's own inference on it
 is the yardstick the fast engine is tested against.
 """
 
@@ -45,7 +47,12 @@ def _binary_cpd(TabularCPD, var: str, states: list[str], on_table: np.ndarray, p
     state_names = {var: states}
     cards = []
     for p in parents:
-        names = list(priors.risk_factors[p].states) if p in priors.risk_factors else list(CONDITION_STATES)
+        if p in priors.risk_factors:
+            names = list(priors.risk_factors[p].states)
+        elif p in priors.findings:  # a finding-to-finding arc (depends_on): axis 0 = its first state
+            names = list(priors.findings[p].states)
+        else:
+            names = list(CONDITION_STATES)
         state_names[p] = names
         cards.append(len(names))
     return TabularCPD(

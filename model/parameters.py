@@ -10,7 +10,11 @@ Modelling choices (stated in ``priors/conditions.yaml`` too):
   plus a noisy-OR term for each condition that can cause it (``caused_by``). The scale ``b`` is
   solved so that the population average equals the stated base rate.
 - A finding is a noisy-OR of its causes with a leak: P(first state | conditions) =
-  1 - (1 - leak) * prod over present causes (1 - link).
+  1 - (1 - leak) * prod over present causes (1 - link). Two richer forms (``priors/findings.yaml``):
+  ``depends_on`` makes an earlier finding in its first state one more cause (a finding-to-finding
+  arc), and ``argues_against`` multiplies the result by (1 - h) for each present condition that
+  lowers the finding (an inhibiting link, the "noisy-AND-NOT" of Diez & Druzdzel 2006):
+  P(first | parents) = [1 - (1 - leak) prod_causes (1 - link)] * prod_against (1 - h).
 """
 
 from __future__ import annotations
@@ -32,12 +36,16 @@ class Parameters:
     - ``condition_parents[c]``: (risk-factor parents, condition parents), in table axis order.
     - ``condition_tables[c]``: (D, *parent cardinalities) P(c present | parents); a condition
       parent's axis has index 0 = present, 1 = absent.
-    - ``finding_tables[f]``: (D, 2, 2, ...) P(first state of f | its causes), causes in the order
-      of ``finding_parents[f]``, index 0 = present.
+    - ``finding_tables[f]``: (D, 2, 2, ...) P(first state of f | its parents), parents in the order
+      of ``finding_parents[f]``: first the findings it ``depends_on`` (axis index 0 = their first
+      state), then its causes, then the conditions it ``argues_against`` (index 0 = present).
     - ``scale[c]``: (D,) the solved multiplier ``b``.
     - ``finding_inhibitors[f]``: the noisy-OR behind ``finding_tables[f]``: (D,) ``1 - leak`` and
       (D, n_parents) ``1 - link`` per cause, so P(second state | causes) is their product over the
-      present causes (``model.quickscore`` works on this form directly).
+      present causes (``model.quickscore`` works on this form directly). For a finding with
+      ``depends_on`` parents their links come first, as in ``finding_parents``.
+    - ``finding_against[f]``: (D, n_against) ``1 - h`` per condition the finding argues against
+      (the last axes of ``finding_tables[f]``); (D, 0) for a plain noisy-OR finding.
     """
 
     draws: int
@@ -48,6 +56,14 @@ class Parameters:
     finding_tables: dict[str, np.ndarray]
     scale: dict[str, np.ndarray]
     finding_inhibitors: dict[str, tuple[np.ndarray, np.ndarray]]
+    finding_against: dict[str, np.ndarray]
+    finding_depends: dict[str, tuple[str, ...]]
+
+    def is_noisy_or(self, finding: str) -> bool:
+        """True for a plain noisy-OR of conditions: no finding parent, no inhibiting link, and no
+        other finding depends on it (so it is a group of one)."""
+        return (not self.finding_depends[finding] and self.finding_against[finding].shape[1] == 0
+                and not any(finding in deps for deps in self.finding_depends.values()))
 
 
 def condition_order(priors: Priors) -> list[str]:
@@ -120,25 +136,43 @@ def build_parameters(priors: Priors, values: Mapping[str, np.ndarray | float] | 
     finding_parents: dict[str, tuple[str, ...]] = {}
     finding_tables: dict[str, np.ndarray] = {}
     inhibitors: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    against: dict[str, np.ndarray] = {}
+    depends: dict[str, tuple[str, ...]] = {}
     for fid, fd in priors.findings.items():
-        parents = tuple(fd.causes)
-        finding_parents[fid] = parents
-        leak, links = val(fd.leak), [val(fd.causes[c]) for c in parents]
-        finding_tables[fid] = noisy_or_table(leak, links)
+        causes = (*fd.depends_on, *fd.causes)
+        depends[fid] = tuple(fd.depends_on)
+        finding_parents[fid] = (*causes, *fd.argues_against)
+        leak = val(fd.leak)
+        links = [val(fd.depends_on[c]) for c in fd.depends_on] + [val(fd.causes[c]) for c in fd.causes]
+        h = [val(fd.argues_against[c]) for c in fd.argues_against]
+        finding_tables[fid] = noisy_or_table(leak, links, h)
         inhibitors[fid] = (1.0 - leak, np.stack([1.0 - w for w in links], axis=1) if links else np.ones((draws, 0)))
-    return Parameters(draws, rf_probs, cond_parents, cond_tables, finding_parents, finding_tables, scales, inhibitors)
+        against[fid] = np.stack([1.0 - x for x in h], axis=1) if h else np.ones((draws, 0))
+    return Parameters(draws, rf_probs, cond_parents, cond_tables, finding_parents, finding_tables, scales, inhibitors,
+                      against, depends)
 
 
-def noisy_or_table(leak: np.ndarray, links: list[np.ndarray]) -> np.ndarray:
-    """(D, 2, ..., 2) P(on | causes), cause axis index 0 = present."""
+def noisy_or_table(leak: np.ndarray, links: list[np.ndarray], against: list[np.ndarray] = ()) -> np.ndarray:
+    """(D, 2, ..., 2) P(on | causes, inhibiting parents), every parent axis index 0 = present.
+
+    ``1 - (1 - leak) * prod over present causes (1 - link)``, times ``(1 - h)`` for each present
+    inhibiting parent (``against``; their axes come after the causes').
+    """
     draws = leak.shape[0]
+    n = len(links) + len(against)
     table = np.broadcast_to((1.0 - leak).reshape((draws,) + (1,) * len(links)), (draws,) + (2,) * len(links)).copy()
     for i, w in enumerate(links):
         shape = [draws] + [1] * len(links)
         shape[1 + i] = 2
         factor = np.stack([1.0 - w, np.ones_like(w)], axis=1).reshape(shape)
         table = table * factor
-    return 1.0 - table
+    on = (1.0 - table).reshape(table.shape + (1,) * len(against))
+    on = np.broadcast_to(on, (draws,) + (2,) * n).copy()
+    for i, h in enumerate(against):
+        shape = [draws] + [1] * n
+        shape[1 + len(links) + i] = 2
+        on = on * np.stack([1.0 - h, np.ones_like(h)], axis=1).reshape(shape)
+    return on
 
 
 def _relative_risk(cond: Condition, states: Mapping[str, np.ndarray], val, priors: Priors) -> np.ndarray:

@@ -180,6 +180,8 @@ class RawFinding(_Strict):
     states: list[str] = list(BINARY_STATES)
     leak: RawPrior
     causes: dict[str, RawPrior] = {}
+    depends_on: dict[str, RawPrior] = {}
+    argues_against: dict[str, RawPrior] = {}
 
 
 class RawFindings(_Strict):
@@ -283,6 +285,14 @@ class Finding:
     states: tuple[str, ...]
     leak: Prior
     causes: dict[str, Prior]
+    # Finding-to-finding arcs: an earlier finding in its first state acts as one more noisy-OR
+    # cause of this one, with this link (P(this | only that finding, from whatever cause)).
+    depends_on: dict[str, Prior] = field(default_factory=dict)
+    # Inhibiting links: a present condition multiplies P(first state) by (1 - value).
+    argues_against: dict[str, Prior] = field(default_factory=dict)
+
+
+MAX_DEPENDENT_GROUP = 4  # findings linked by depends_on are compiled into one table over 3**size answer patterns
 
 
 @dataclass(frozen=True)
@@ -351,6 +361,8 @@ class Priors:
         for f in self.findings.values():
             out.append(f.leak)
             out.extend(f.causes.values())
+            out.extend(f.depends_on.values())
+            out.extend(f.argues_against.values())
         out.extend(r.threshold for r in self.posterior_rules)
         out.append(self.likely_injury_threshold)
         return list({p.path: p for p in out}.values())  # shared priors (overuse relative risks) once
@@ -683,11 +695,49 @@ def _resolve_findings(
             if cid not in conditions:
                 p.add(f, f"{key}.causes.{cid}", f"unknown condition {cid!r} (allowed: {', '.join(conditions)}){_suggest(cid, list(conditions))}")
             causes[cid] = res.prior(entry, f, f"{key}.causes.{cid}")
-        out[fid] = Finding(fid, fd.group, fd.question, tuple(fd.states), res.prior(fd.leak, f, f"{key}.leak"), causes)
+        depends: dict[str, Prior] = {}
+        for other, entry in fd.depends_on.items():
+            if other not in out:
+                p.add(f, f"{key}.depends_on.{other}",
+                      f"{other!r} must be a finding listed earlier in findings.yaml (allowed: {', '.join(out) or 'none'})")
+            depends[other] = res.prior(entry, f, f"{key}.depends_on.{other}")
+        against: dict[str, Prior] = {}
+        for cid, entry in fd.argues_against.items():
+            if cid not in conditions:
+                p.add(f, f"{key}.argues_against.{cid}", f"unknown condition {cid!r} (allowed: {', '.join(conditions)}){_suggest(cid, list(conditions))}")
+            elif cid in fd.causes:
+                p.add(f, f"{key}.argues_against.{cid}", f"{cid!r} is also listed under causes: a condition either raises or lowers a finding")
+            against[cid] = res.prior(entry, f, f"{key}.argues_against.{cid}")
+        out[fid] = Finding(fid, fd.group, fd.question, tuple(fd.states), res.prior(fd.leak, f, f"{key}.leak"), causes,
+                           depends, against)
+    for group in dependent_groups(out):
+        if len(group) > MAX_DEPENDENT_GROUP:
+            p.add(f, f"findings.{group[-1]}.depends_on",
+                  f"findings linked by depends_on form a group of {len(group)} ({', '.join(group)}); at most {MAX_DEPENDENT_GROUP} allowed")
     for cid in conditions:
         if not any(cid in fd.causes for fd in out.values()):
             p.add("conditions.yaml", f"conditions.{cid}", "condition has no findings: no finding in findings.yaml lists it under `causes`")
     return out
+
+
+def dependent_groups(findings: dict[str, Finding]) -> list[list[str]]:
+    """Findings linked by ``depends_on`` arcs (connected components), each in file order
+    (parents before children); a finding with no arcs is a group of one."""
+    root = {f: f for f in findings}
+
+    def find(f: str) -> str:
+        while root[f] != f:
+            f = root[f]
+        return f
+
+    for fid, fd in findings.items():
+        for other in fd.depends_on:
+            if other in root:
+                root[find(fid)] = find(other)
+    groups: dict[str, list[str]] = {}
+    for fid in findings:
+        groups.setdefault(find(fid), []).append(fid)
+    return list(groups.values())
 
 
 def _resolve_red_flags(

@@ -1,9 +1,10 @@
 """``hipdx bench``: the compiled engine against pgmpy (and pyAgrum if installed), on the same rows.
 
-Prints, for simulated runners generated in the same run: rows/s of the engine (batch) and of
-pgmpy's VariableElimination and pyAgrum's LazyPropagation row by row, the speed-up, single-case
-latencies, the largest difference from pgmpy (exactness), and the end-to-end time and peak memory
-of ``hipdx score`` on a large CSV, run in a subprocess.
+Prints, side by side for two case mixes (simulated runners with 30% of answers blank; random
+evidence with 6 to 16 answers): rows/s of the engine (batch) and of pgmpy's VariableElimination
+(and pyAgrum's LazyPropagation) row by row, the speed-up, single-case latencies (posterior only
+and the full diagnosis), the largest difference from pgmpy (exactness), and the end-to-end time
+and peak memory of ``hipdx score`` on a large CSV with the same share of blanks, in a subprocess.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--score-rows", type=int, default=1_000_000, metavar="N",
                    help="rows of the CSV scored end to end (default 1000000)")
     p.add_argument("--skip-score", action="store_true", help="skip the end-to-end `hipdx score` run")
-    p.add_argument("--missing", type=float, default=0.0, metavar="RATE",
-                   help="share of answers left blank in the simulated rows (default 0)")
+    p.add_argument("--missing", type=float, default=0.3, metavar="RATE",
+                   help="share of answers left blank in the simulated rows and the scored CSV (default 0.3: surveys are never complete)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed for the simulated rows (default 0)")
     p.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="--jobs passed to `hipdx score` (default: its own default)")
@@ -91,37 +92,36 @@ def _evidence_dicts(frame, order) -> list[dict[str, str]]:
     return rows
 
 
-def run(args: argparse.Namespace) -> int:
+def random_evidence(m, n: int, seed: int, low: int = 6, high: int = 16) -> list[dict[str, str]]:
+    """n random cases: 6 to 16 answers on variables drawn at random (so risk factors are partly
+    missing), each answer's state drawn uniformly (DESIGN.md section 6, the second case mix)."""
     import numpy as np
 
-    from model import load_model
-    from model.simulate import simulate
+    rng = np.random.default_rng(seed)
+    names = list(m.evidence_order)
+    out = []
+    for _ in range(n):
+        chosen = rng.choice(len(names), size=int(rng.integers(low, high + 1)), replace=False)
+        out.append({names[i]: str(rng.choice(m.variables[names[i]].states)) for i in sorted(chosen)})
+    return out
 
-    t0 = time.perf_counter()
-    m = load_model()
-    load_s = time.perf_counter() - t0
-    n, k = max(args.rows, args.pgmpy_rows), args.pgmpy_rows
-    frame = simulate(m, n, seed=args.seed, missing=args.missing)
-    evidence_frame = frame[m.evidence_order]
-    codes, errors = m.vocabulary.encode_frame(evidence_frame, m.evidence_order)
+
+def _measure(m, frame, k: int) -> dict:
+    """One case mix: batch rates, pgmpy row by row on the first k rows, exactness, latencies."""
+    import numpy as np
+    from pgmpy.inference import VariableElimination
+
+    n = len(frame)
+    codes, _ = m.vocabulary.encode_frame(frame, m.evidence_order)
     n_rf = len(m.risk_factor_ids)
     rf, fd = codes[:, :n_rf], codes[:, n_rf:]
-    print(f"hipdx bench: {machine()}")
-    print(f"model {m.version}; {len(m.conditions)} conditions, {len(m.variables)} evidence variables; load {load_s:.1f} s")
-    print(f"rows: {n:,} simulated runners (seed {args.seed}, {args.missing:.0%} answers blank); "
-          f"the first {k} are also answered row by row\n")
-
     m.engine.posterior(rf[:100], fd[:100])  # warm caches
     t = time.perf_counter()
     res = m.engine.posterior(rf, fd)
     engine_s = time.perf_counter() - t
     t = time.perf_counter()
-    m.score(evidence_frame)
+    m.score(frame)
     score_s = time.perf_counter() - t
-    engine_rate, score_rate = n / engine_s, n / score_s
-
-    from pgmpy.inference import VariableElimination
-
     ve = VariableElimination(m.network)
     cases = _evidence_dicts(frame.iloc[:k], m.evidence_order)
     ve_times, ve_marg = [], np.empty((k, len(m.conditions)))
@@ -130,25 +130,9 @@ def run(args: argparse.Namespace) -> int:
         q = ve.query(list(m.conditions), evidence=ev, joint=False, show_progress=False)
         ve_times.append(time.perf_counter() - t)
         ve_marg[i] = [q[c].get_value(**{c: "present"}) for c in m.conditions]
-    ve_rate = k / sum(ve_times)
-    max_diff = float(np.max(np.abs(ve_marg - res.marginals[:k])))
-
-    gum, bn = build_pyagrum(m.network)
-    ag_times, ag_diff = [], None
-    if bn is not None:
-        ag_marg = np.empty((k, len(m.conditions)))
-        present = {c: list(m.network.get_cpds(c).state_names[c]).index("present") for c in m.conditions}
-        for i, ev in enumerate(cases):
-            t = time.perf_counter()
-            ie = gum.LazyPropagation(bn)
-            ie.setEvidence(ev)
-            ie.makeInference()
-            ag_marg[i] = [ie.posterior(c).toarray()[present[c]] for c in m.conditions]
-            ag_times.append(time.perf_counter() - t)
-        ag_diff = float(np.max(np.abs(ag_marg - res.marginals[:k])))
-
-    # single-case latency of the engine: diagnose (with and without reasoning) and posterior only
     diag_full, diag_plain, post_only = [], [], []
+    for ev in cases[:20]:  # warm the small caches, as a server would be
+        m.diagnose(ev)
     for i, ev in enumerate(cases):
         t = time.perf_counter()
         m.diagnose(ev, reasoning=False)
@@ -156,37 +140,76 @@ def run(args: argparse.Namespace) -> int:
         t = time.perf_counter()
         m.engine.posterior(rf[i:i + 1], fd[i:i + 1])
         post_only.append(time.perf_counter() - t)
-        if i < 100:
-            t = time.perf_counter()
-            m.diagnose(ev)
-            diag_full.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        m.diagnose(ev)
+        diag_full.append(time.perf_counter() - t)
+    return {"n": n, "engine": n / engine_s, "score": n / score_s, "pgmpy": k / sum(ve_times),
+            "diff": float(np.max(np.abs(ve_marg - res.marginals[:k]))), "cases": cases, "ve_times": ve_times,
+            "post_only": post_only, "diag_plain": diag_plain, "diag_full": diag_full}
+
+
+def run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from model import load_model
+    from model.simulate import simulate
+
+    t0 = time.perf_counter()
+    m = load_model()
+    load_s = time.perf_counter() - t0
+    n, k = max(args.rows, args.pgmpy_rows), args.pgmpy_rows
+    simulated = simulate(m, n, seed=args.seed, missing=args.missing)[m.evidence_order]
+    rand = pd.DataFrame(random_evidence(m, n, args.seed), columns=m.evidence_order)
+    print(f"hipdx bench: {machine()}")
+    print(f"model {m.version}; {len(m.conditions)} conditions, {len(m.variables)} evidence variables; load {load_s:.1f} s")
+    print(f"two case mixes of {n:,} rows each (seed {args.seed}); the first {k} of each are also answered row by row:")
+    print(f"  simulated: runners forward-sampled from the network, {args.missing:.0%} of answers blank (hipdx simulate --missing)")
+    print("  random:    6 to 16 answers on random variables (risk factors partly missing), states uniform\n")
+    mixes = {"simulated": _measure(m, simulated, k), "random": _measure(m, rand, k)}
 
     ms = 1e3
-    pct = _pct
-    print("Throughput (rows/s, same rows)")
-    print(_row("", "rows/s", "vs pgmpy", "max |p - pgmpy|"))
-    print(_row("hipdx engine, batch (m.engine.posterior)", f"{engine_rate:,.0f}", f"{engine_rate / ve_rate:,.0f}x",
-               f"{max_diff:.1e}"))
-    print(_row("hipdx m.score (parse answers + engine + triage)", f"{score_rate:,.0f}", f"{score_rate / ve_rate:,.0f}x", ""))
-    print(_row("pgmpy VariableElimination, row by row", f"{ve_rate:,.1f}", "1x", "(reference)"))
+    print("Throughput (rows/s, same rows; x = speed-up over pgmpy row by row)")
+    print(_row("", "simulated", "x", "random", "x"))
+    for label, key in (("hipdx engine, batch (m.engine.posterior)", "engine"),
+                       ("hipdx m.score (parse answers + engine + triage)", "score"),
+                       ("pgmpy VariableElimination, row by row", "pgmpy")):
+        cells = []
+        for mix in mixes.values():
+            cells += [f"{mix[key]:,.0f}" if key != "pgmpy" else f"{mix[key]:,.1f}", f"{mix[key] / mix['pgmpy']:,.0f}x"]
+        print(_row(label, *cells))
+    print(_row("max |p - pgmpy| (engine, same rows)", f"{mixes['simulated']['diff']:.1e}", "", f"{mixes['random']['diff']:.1e}", ""))
+
+    gum, bn = build_pyagrum(m.network)
     if bn is not None:
-        ag_rate = k / sum(ag_times)
-        print(_row(f"pyAgrum {gum.__version__} LazyPropagation, row by row", f"{ag_rate:,.1f}", f"{ag_rate / ve_rate:,.1f}x",
-                   f"{ag_diff:.1e}"))
+        import numpy as np
+
+        present = {c: list(m.network.get_cpds(c).state_names[c]).index("present") for c in m.conditions}
+        for name, mix in mixes.items():
+            times = []
+            for ev in mix["cases"]:
+                t = time.perf_counter()
+                ie = gum.LazyPropagation(bn)
+                ie.setEvidence(ev)
+                ie.makeInference()
+                np.array([ie.posterior(c).toarray()[present[c]] for c in m.conditions])
+                times.append(time.perf_counter() - t)
+            mix["pyagrum"] = times
+            print(_row(f"pyAgrum {gum.__version__} LazyPropagation ({name})", f"{len(times) / sum(times):,.1f}",
+                       f"{len(times) / sum(times) / mix['pgmpy']:,.1f}x"))
     else:
         print(_row("pyAgrum LazyPropagation", "not installed", "", "(pip install 'hipdx[bench]')"))
-    print("\nSingle-case latency (ms)")
-    print(_row("", "median", "p95", "cases"))
-    def latency(label: str, seconds: list[float], digits: int) -> None:
-        print(_row(label, f"{pct(seconds, 50) * ms:.{digits}f}", f"{pct(seconds, 95) * ms:.{digits}f}", str(len(seconds))))
 
-    latency("hipdx engine posterior only (one row)", post_only, 3)
-    latency("hipdx m.diagnose(reasoning=False)", diag_plain, 3)
-    latency("hipdx m.diagnose (intervals, effects, next q.)", diag_full, 1)
-    latency("pgmpy VariableElimination query", ve_times, 2)
-    if bn is not None:
-        latency("pyAgrum LazyPropagation (new engine per case)", ag_times, 2)
-    _reasoning_breakdown(m, cases[:100], seed=args.seed)
+    print("\nSingle-case latency (ms)")
+    print(_row("", "sim p50", "sim p95", "rand p50", "rand p95"))
+    for label, key, digits in (("hipdx engine posterior only (one row)", "post_only", 3),
+                               ("hipdx m.diagnose(reasoning=False)", "diag_plain", 3),
+                               ("hipdx m.diagnose (intervals, effects, next q.)", "diag_full", 2),
+                               ("pgmpy VariableElimination query (posterior only)", "ve_times", 2)):
+        cells = []
+        for mix in mixes.values():
+            cells += [f"{_pct(mix[key], 50) * ms:.{digits}f}", f"{_pct(mix[key], 95) * ms:.{digits}f}"]
+        print(_row(label, *cells))
+    _reasoning_breakdown(m, mixes["simulated"]["cases"][:100], seed=args.seed)
     sys.stdout.flush()
 
     if not args.skip_score:

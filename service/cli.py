@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("service.simulate_cmd", "forward-sample synthetic runners from the network"),
     "learn": ("service.learn_cmd", "update the priors from runners with confirmed diagnoses (MAP-EM); writes a new priors folder"),
     "export": ("service.export_cmd", "write the network as BIF, XMLBIF, NET (Hugin), XDSL (GeNIe) or UAI"),
+    "evaluate": ("service.evaluate_cmd", "measure the model on published cases (top-1, top-3, safe triage, misses)"),
     "priors": ("service.priors_cmd", "print every prior with its kind, value, range and source"),
     "bench": ("service.bench", "benchmark the engine against pgmpy (and pyAgrum if installed)"),
     "loadtest": ("service.loadtest", "load-test a running hipdx HTTP service on loopback"),

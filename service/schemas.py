@@ -142,6 +142,11 @@ class Reasoning(_Response):
     top_two_swap_fraction: float | None = None
 
 
+class Explanation(_Response):
+    present: list[str] = Field(description="the conditions present in this joint state (all others absent)")
+    probability: float = Field(description="posterior probability of exactly this set of conditions")
+
+
 class SummaryCondition(_Response):
     id: str
     name: str
@@ -182,6 +187,8 @@ class DiagnosisResponse(_KeepNull):
     outside_population: OutsidePopulation | None = Field(
         description="null inside the model's population; else why the case is outside it (then never self care)",
         json_schema_extra=NULLABLE)
+    explanations: list[Explanation] | None = Field(
+        None, description="the differential: the 5 most probable joint states of the conditions, most probable first")
     next_questions: list[NextQuestion] | None = None
     evidence: dict[str, str] = Field(description="the evidence as understood, after numbers were binned")
     reasoning: Reasoning | None = None

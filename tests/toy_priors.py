@@ -5,7 +5,8 @@ A spec is plain data::
     {"risk_factors": {"r0": {"states": ["a", "b"], "probs": [0.3, 0.7]}},
      "conditions": {"c0": {"base_rate": 0.2, "effects": {"r0": {"reference": "a", "rr": {"b": 2.0}}},
                            "caused_by": {}}},
-     "findings": {"f0": {"leak": 0.05, "causes": {"c0": 0.8}}},
+     "findings": {"f0": {"leak": 0.05, "causes": {"c0": 0.8}},
+                  "f1": {"leak": 0.1, "causes": {}, "depends_on": {"f0": 0.6}, "argues_against": {"c0": 0.5}}},
      "posterior_rules": []}
 
 Every number is written as an assumption (with a reason and a range), so the files pass the
@@ -61,6 +62,9 @@ def write_priors(directory: Path, spec: dict[str, Any], spread: float = 0.5) -> 
             "group": "signs", "question": f"{fid}?", "leak": _assume(f["leak"], spread=spread),
             "causes": {c: _assume(v, spread=spread) for c, v in f["causes"].items()},
             **({"states": f["states"]} if "states" in f else {}),
+            **({"depends_on": {o: _assume(v, spread=spread) for o, v in f["depends_on"].items()}} if f.get("depends_on") else {}),
+            **({"argues_against": {c: _assume(v, spread=spread) for c, v in f["argues_against"].items()}}
+               if f.get("argues_against") else {}),
         }
         for fid, f in spec["findings"].items()
     }

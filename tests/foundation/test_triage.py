@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from model.triage import SEVERITY
+from model.reasoning.triage import SEVERITY
 
 P, A = "present", "absent"
 

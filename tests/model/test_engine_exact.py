@@ -129,6 +129,17 @@ def toy_spec(draw):
     for j, c in enumerate(cond_ids):  # every condition needs at least one finding
         if not any(c in f["causes"] for f in findings.values()):
             findings[f"g{j}"] = {"leak": draw(prob), "causes": {c: draw(prob)}}
+    # The richer forms: inhibiting links (argues_against) and finding-to-finding arcs (depends_on,
+    # to an earlier finding; chains and shared parents make groups of up to 4).
+    names, arcs = list(findings), 0
+    for i, fid in enumerate(names):
+        f = findings[fid]
+        others = [c for c in cond_ids if c not in f["causes"]]
+        if others and draw(st.booleans()):
+            f["argues_against"] = {c: draw(prob) for c in draw(st.lists(st.sampled_from(others), min_size=1, max_size=2, unique=True))}
+        if i > 0 and arcs < 3 and draw(st.integers(0, 2)) == 0:  # at most 3 arcs: groups of at most 4
+            f["depends_on"] = {draw(st.sampled_from(names[:i])): draw(prob)}
+            arcs += 1
     return {"risk_factors": rfs, "conditions": conds, "findings": findings}
 
 
@@ -147,8 +158,8 @@ def test_random_networks_equal_pgmpy(spec, data):
 def test_random_networks_draw_methods_agree_and_equal_pgmpy(spec, data):
     """The per-draw methods behind the intervals: grouped == contraction under every draw, and
     draw by draw equal to pgmpy on the network built from that draw's parameters."""
-    from model.draw_engine import DrawEngine
-    from model.draws import draw_values
+    from model.inference.draw_engine import DrawEngine
+    from model.inference.draws import draw_values
     from model.network import build_network
     from model.parameters import build_parameters
 
@@ -169,7 +180,7 @@ def test_random_networks_draw_methods_agree_and_equal_pgmpy(spec, data):
             return
         one = dataclasses.replace(params, draws=1, **{
             f: {k: v[-1:] for k, v in getattr(params, f).items()}
-            for f in ("risk_factor_probs", "condition_tables", "finding_tables", "scale")})
+            for f in ("risk_factor_probs", "condition_tables", "finding_tables", "scale", "finding_against")})
         one = dataclasses.replace(one, finding_inhibitors={k: (a[-1:], b[-1:]) for k, (a, b) in params.finding_inhibitors.items()})
         m.network = build_network(m.priors, one)
         assert np.abs(grouped[-1] - pgmpy_posteriors(m, ev)).max() < TOL
@@ -206,7 +217,7 @@ def test_factored_path_equals_full_enumeration(model):
 
 def test_engine_from_parameters_equals_engine_compiled_from_the_pgmpy_network(model):
     """The model compiles its engine from the CPD arrays; compiling pgmpy's network gives the same tables."""
-    from model.engine import Engine
+    from model.inference.engine import Engine
 
     from_net = Engine.from_network(model.network, model.risk_factor_ids, model.conditions, model.finding_ids)
     ours = model.engine
@@ -227,7 +238,7 @@ def test_loading_the_model_does_not_import_pgmpy():
 def test_case_variants_equal_engine_rows(model):
     """The reasoning's one-answer variants (left out, or a risk factor answered) are the engine's
     posteriors of those rows, joints and log-evidence differences included."""
-    from model.case_variants import CaseVariants
+    from model.inference.case_variants import CaseVariants
 
     rng = np.random.default_rng(8)
     engine = model.engine

@@ -76,17 +76,33 @@ class FactoredPath:
             probs = np.asarray(table, dtype=float)[tuple((1 - cfg_bits[:, j]) for j in range(npar))] if npar else \
                 np.asarray(table, dtype=float).reshape(1)
             logp = safe_log(probs)
-            self.feature_parents.append(list(parents))
-            self.feature_log.append(logp)
-            if (probs > 0).all():
-                alpha = logp[0]
-                beta = np.array([logp[1 << j] - alpha for j in range(npar)])
-                if np.abs(alpha + cfg_bits @ beta - logp).max() < 1e-12:
-                    self.alpha[i] = alpha
-                    self.beta[i, parents] = beta
-                    continue
+            if not (probs > 0).all():
+                self.coupling[i] = True
+                self.feature_mask[i] = sum(1 << p for p in parents)
+                self.feature_parents.append(list(parents))
+                self.feature_log.append(logp)
+                continue
+            # Parents whose log-ratio is the same in every configuration of the others only shift
+            # their condition's log odds (beta); the rest (if any) couple, through a smaller row.
+            arr = logp.reshape((2,) * npar) if npar else logp.reshape(())  # axis a <-> parent npar - 1 - a
+            axes = list(range(npar - 1, -1, -1))  # the parent index of each remaining axis
+            for j in range(npar):
+                a = axes.index(j)
+                diff = np.take(arr, 1, axis=a) - np.take(arr, 0, axis=a)
+                if diff.size == 0 or np.ptp(diff) < 1e-12:
+                    self.beta[i, parents[j]] = float(diff.reshape(-1)[0])
+                    arr = np.take(arr, 0, axis=a)
+                    axes.pop(a)
+            remaining = [parents[j] for j in sorted(axes)]
+            if not remaining:
+                self.alpha[i] = float(arr)
+                self.feature_parents.append([])
+                self.feature_log.append(np.array([float(arr)]))
+                continue
             self.coupling[i] = True
-            self.feature_mask[i] = sum(1 << p for p in parents)
+            self.feature_mask[i] = sum(1 << p for p in remaining)
+            self.feature_parents.append(remaining)
+            self.feature_log.append(arr.reshape(-1))
 
     def posterior(self, grid_index: np.ndarray, onehot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Marginals (n, K) and log P(evidence) (n,) for rows given by their risk-factor grid row

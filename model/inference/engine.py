@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .compiled import compile_factors
 from .engine_math import NEG, ZERO_EVIDENCE, safe_log
 from .factored import FactoredPath
 
@@ -109,21 +110,36 @@ class Engine:
             self.log_joint_rc = safe_log(joint)
         self._partial_cache: dict[int, np.ndarray] = {}
 
+        # Findings -> evidence factors (a dependent group is one factor over its answer patterns).
+        fpos = {f[0]: i for i, f in enumerate(findings)}
+        for fid, _, parents, _ in findings:
+            for p in parents:
+                if p not in cond_pos and p not in fpos:
+                    raise ValueError(f"finding {fid}: parent {p!r} is not a condition or another finding")
+        self.factors = compile_factors(
+            [f[0] for f in findings], {f[0]: list(f[2]) for f in findings},
+            {f[0]: np.asarray(f[3], dtype=float)[0][None] for f in findings})
         rows, offsets, features = [], [], []
-        for fid, states, parents, table in findings:
-            table = np.asarray(table, dtype=float)
-            features.extend(([cond_pos[p] for p in parents], table[s]) for s in range(len(states)))
-            offsets.append(sum(len(s) for s in self.finding_states[: len(offsets)]))
-            for s in range(len(states)):
-                index = []
-                for p in parents:
-                    if p not in cond_pos:
-                        raise ValueError(f"finding {fid}: parent {p!r} is not a condition")
-                    index.append(present_idx[:, cond_pos[p]])
-                probs = np.broadcast_to(table[(s, *index)] if index else table[s], (2**k,))
-                with np.errstate(divide="ignore"):
-                    rows.append(np.where(probs > 0, np.log(np.maximum(probs, 1e-300)), NEG))
-        self.finding_offsets = np.array(offsets, dtype=np.intp)
+        self.factor_of = np.zeros(len(findings), dtype=np.intp)  # finding -> its factor
+        pattern_weight = np.zeros((len(findings), len(self.factors)), dtype=np.int64)
+        for fi, factor in enumerate(self.factors):
+            offsets.append(len(rows))
+            for i, m in enumerate(factor.members):
+                self.factor_of[fpos[m]] = fi
+                pattern_weight[fpos[m], fi] = 3**i
+            table = factor.table[0]
+            parents = [cond_pos[p] for p in factor.parents]
+            index = [present_idx[:, j] for j in parents]
+            for pattern in range(1, factor.n_patterns):
+                features.append((parents, table[pattern]))
+                probs = np.broadcast_to(table[(pattern, *index)] if index else table[pattern], (2**k,))
+                rows.append(np.where(probs > 0, np.log(np.maximum(probs, 1e-300)), NEG))
+        self.factor_offsets = np.array(offsets, dtype=np.intp)
+        self._pattern_weight = pattern_weight
+        # The feature of each (finding, state) answered alone (its factor's other members unanswered).
+        self.finding_offsets = np.array([
+            self.factor_offsets[self.factor_of[i]] + pattern_weight[i, self.factor_of[i]] - 1 for i in range(len(findings))],
+            dtype=np.intp)
         self.log_lik = np.array(rows)  # (S, 2^K)
         self.feature_has_zero = (self.log_lik <= NEG / 2).any(axis=1)  # a state impossible in some configuration
         self.n_features = self.log_lik.shape[0]
@@ -211,10 +227,21 @@ class Engine:
                 jnt[start:stop] = jt
         return EngineResult(marg, loge, jnt)
 
+    def feature_index(self, finding_codes: np.ndarray) -> np.ndarray:
+        """(n, n_factors) the feature (row of ``log_lik``) each factor's answer pattern selects,
+        -1 where none of its findings is answered."""
+        patterns = (np.asarray(finding_codes, dtype=np.int64) + 1) @ self._pattern_weight
+        return np.where(patterns > 0, self.factor_offsets[None, :] + patterns - 1, -1)
+
+    def single_feature(self, finding: int, state: int) -> int:
+        """The feature of one finding answered alone (the rest of its factor unanswered)."""
+        return int(self.finding_offsets[finding] + state * self._pattern_weight[finding, self.factor_of[finding]])
+
     def _onehot(self, finding_codes: np.ndarray) -> np.ndarray:
         onehot = np.zeros((finding_codes.shape[0], self.n_features))
-        rows, cols = np.nonzero(finding_codes >= 0)
-        onehot[rows, self.finding_offsets[cols] + finding_codes[rows, cols]] = 1.0
+        feats = self.feature_index(finding_codes)
+        rows, cols = np.nonzero(feats >= 0)
+        onehot[rows, feats[rows, cols]] = 1.0
         return onehot
 
     def _chunk_routed(self, rf_codes: np.ndarray, finding_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

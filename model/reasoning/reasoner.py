@@ -15,20 +15,42 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
 from scipy.special import entr
 
-from .case_variants import CaseVariants
-from .draw_engine import DrawEngine
-from .draws import draw_values, sweep_values
-from .parameters import build_parameters
-from .priors import Prior
+from ..inference.case_variants import CaseVariants
+from ..inference.draw_engine import DrawEngine
+from ..inference.draws import draw_values, sweep_values
+from ..parameters import build_parameters
+from ..priors import Prior
 
 if TYPE_CHECKING:
-    from .hipmodel import HipModel
+    from ..inference.engine import Engine, EngineResult
+    from ..priors import Priors
+
+
+class CaseModel(Protocol):
+    """What the reasoning reads from a loaded model (``model.hipmodel.HipModel`` is one). A
+    protocol, so that ``reasoning`` never imports the model that uses it (no import cycle)."""
+
+    priors: Priors
+    engine: Engine
+    evidence_order: list[str]
+
+    @property
+    def conditions(self) -> list[str]: ...
+
+    @property
+    def variables(self) -> dict[str, Any]: ...
+
+    def parse_evidence(self, evidence: Mapping[str, Any]) -> dict[str, str]: ...
+
+    def codes(self, evidence: Mapping[str, str]) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def infer(self, evidence_rows: list[Mapping[str, str]], joint: bool = False) -> EngineResult: ...
 
 SEVERE_LEVELS = ("emergency", "urgent")
 LN2 = float(np.log(2.0))
@@ -84,7 +106,7 @@ def _binary_entropy_bits(p: np.ndarray) -> np.ndarray:
 class Reasoner:
     """Reasoning for one loaded model; the parameter draws are compiled once, at construction."""
 
-    def __init__(self, model: HipModel, settings: ReasoningSettings | None = None) -> None:
+    def __init__(self, model: CaseModel, settings: ReasoningSettings | None = None) -> None:
         self.model = model
         self.settings = settings or ReasoningSettings()
         priors = model.priors
@@ -95,13 +117,15 @@ class Reasoner:
         self.red_flag_rules = [r for r in priors.finding_rules if r.level in SEVERE_LEVELS]
         # P(finding state | condition config) for every (finding, state) row of the engine, and
         # H(finding | config) in bits per finding: the next-question gains are products with these.
+        # A finding's rows are those of it answered alone (the rest of its evidence factor unanswered).
         engine = model.engine
-        lik = np.exp(engine.log_lik)
-        self._lik = np.where(lik < 1e-300, 0.0, lik)  # (n_features, 2^K)
-        self._finding_entropy = np.stack([
-            _entropy_bits(self._lik[start:start + len(states)].T)
-            for start, states in zip(engine.finding_offsets, engine.finding_states, strict=True)])  # (n_findings, 2^K)
+        single = [engine.single_feature(f, s) for f, states in enumerate(engine.finding_states) for s in range(len(states))]
+        lik = np.exp(engine.log_lik[single])
+        self._lik = np.where(lik < 1e-300, 0.0, lik)  # (n_finding_states, 2^K)
         self._n_states = np.array([len(states) for states in engine.finding_states])
+        self._offsets = np.concatenate([[0], np.cumsum(self._n_states)[:-1]]).astype(np.intp)
+        self._finding_entropy = np.stack([
+            _entropy_bits(self._lik[start:start + n].T) for start, n in zip(self._offsets, self._n_states, strict=True)])
         self._finding_index = {f: i for i, f in enumerate(engine.finding_ids)}
         self._rf_pos = {r: i for i, r in enumerate(engine.risk_factor_ids)}
         self._sources: dict[tuple[str, str], list[list[dict[str, str]]]] = {}
@@ -169,6 +193,8 @@ class Reasoner:
             finding = priors.findings[variable]
             if condition in finding.causes:
                 found.append(finding.causes[condition])
+            if condition in finding.argues_against:  # an inhibiting link is a direct link too
+                found.append(finding.argues_against[condition])
         elif variable in priors.risk_factors:
             for eff in priors.conditions[condition].effects:
                 if eff.factor == variable:
@@ -231,16 +257,17 @@ class Reasoner:
         cpos = {c: j for j, c in enumerate(m.conditions)}
         plausible = [c for c, t in self.must_not_miss.items() if point[cpos[c]] >= t * s.must_not_miss_plausible]
         # Findings, all at once: P(state | e), E[H(F | C) | e] and P(c | e, state) are products with the joint.
-        offsets = engine.finding_offsets
-        state_probs = self._lik @ joint  # (n_features,)
+        offsets = self._offsets
+        lik, finding_entropy = self._case_likelihoods(parsed)
+        state_probs = lik @ joint  # (n_finding_states,)
         totals = np.add.reduceat(state_probs, offsets)
         with np.errstate(invalid="ignore", divide="ignore"):
             state_p = np.nan_to_num(state_probs / np.repeat(totals, self._n_states))
-        finding_eig = np.add.reduceat(_entropy_terms(state_p), offsets) - self._finding_entropy @ joint
+        finding_eig = np.add.reduceat(_entropy_terms(state_p), offsets) - finding_entropy @ joint
         finding_mnm = np.zeros(len(engine.finding_ids))
         for c in plausible:
             with np.errstate(invalid="ignore", divide="ignore"):
-                after = np.nan_to_num(self._lik @ (joint * engine.configs[:, cpos[c]]) / state_probs)
+                after = np.nan_to_num(lik @ (joint * engine.configs[:, cpos[c]]) / state_probs)
             h_now = float(_binary_entropy_bits(np.array(point[cpos[c]])))
             finding_mnm += h_now - np.add.reduceat(state_p * _binary_entropy_bits(after), offsets)
         # Risk factors: one posterior (with its joint) per state of each unanswered one, in one call.
@@ -284,6 +311,33 @@ class Reasoner:
             top.append({"variable": var, "question": m.variables[var].question, "states": list(m.variables[var].states),
                         "expected_information_gain": eig, "priority": priority, "reason": reason})
         return top, should_stop
+
+    def _case_likelihoods(self, parsed: Mapping[str, str]) -> tuple[np.ndarray, np.ndarray]:
+        """P(F = s | C, the case's answers to F's dependent findings) per (finding, state) row, and
+        H(F | C, those answers) per finding: the compiled rows, except for an unanswered finding
+        whose evidence factor has answered members (then the ratio of two pattern rows)."""
+        engine = self.model.engine
+        rf, fd = self.model.codes(parsed)
+        codes = fd[0]
+        answered_factors = set(engine.factor_of[codes >= 0].tolist())
+        lik, entropy = self._lik, self._finding_entropy
+        for f in np.flatnonzero(codes < 0):
+            factor = int(engine.factor_of[f])
+            if factor not in answered_factors:
+                continue
+            if lik is self._lik:
+                lik, entropy = lik.copy(), entropy.copy()
+            base = engine.feature_index(codes[None, :])[0, factor]
+            rows = []
+            for s in range(self._n_states[f]):
+                with_f = codes.copy()
+                with_f[f] = s
+                rows.append(engine.log_lik[engine.feature_index(with_f[None, :])[0, factor]] - engine.log_lik[base])
+            cond = np.exp(np.array(rows))
+            cond = np.where(cond < 1e-300, 0.0, cond)
+            lik[self._offsets[f]:self._offsets[f] + self._n_states[f]] = cond
+            entropy[f] = _entropy_bits(cond.T)
+        return lik, entropy
 
     # ------------------------------------------------------------------ sensitivity
     def sensitivity(self, evidence: Mapping[str, Any], condition: str) -> pd.DataFrame:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from .priors import Prior, Priors
+from ..priors import Prior, Priors
 
 Z90 = 1.6448536269514722  # the 95th percentile of the standard normal
 

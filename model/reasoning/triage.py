@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .population import OutsidePopulation
-from .priors import TRIAGE_LEVELS, Priors
+from ..population import OutsidePopulation
+from ..priors import TRIAGE_LEVELS, Priors
 
 SEVERITY = {level: i for i, level in enumerate(TRIAGE_LEVELS)}  # 0 = most severe
 NOT_AN_INJURY = "muscle_soreness"  # ordinary soreness: never counts as a likely injury

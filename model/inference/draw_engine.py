@@ -14,11 +14,12 @@ from collections.abc import Mapping
 import numpy as np
 import opt_einsum as oe
 
+from ..parameters import Parameters
+from ..priors import Priors
+from .compiled import factors_from_parameters
 from .grouped_draws import GroupedDraws
-from .parameters import Parameters
-from .priors import Priors
 
-METHODS = ("grouped", "contraction")
+METHODS = ("auto", "grouped", "contraction")
 
 
 class DrawEngine:
@@ -45,12 +46,9 @@ class DrawEngine:
             on = params.condition_tables[cid]
             self.condition_factors.append(np.ascontiguousarray(np.stack([on, 1.0 - on], axis=1), dtype=dtype))
             self.condition_terms.append(self.d + self.sym[cid] + "".join(self.sym[p] for p in (*rf_par, *c_par)))
-        self.finding_factors: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        self.finding_terms: dict[str, str] = {}
-        for fid in priors.findings:
-            on = params.finding_tables[fid]
-            self.finding_factors[fid] = (np.ascontiguousarray(on, dtype=dtype), np.ascontiguousarray(1.0 - on, dtype=dtype))
-            self.finding_terms[fid] = self.d + "".join(self.sym[c] for c in params.finding_parents[fid])
+        # Evidence factors (a dependent group of findings is one table over its answer patterns).
+        self.factors = factors_from_parameters(priors, params)
+        self.factor_terms = [self.d + "".join(self.sym[c] for c in f.parents) for f in self.factors]
         self.output = self.d + "".join(self.sym[c] for c in self.conditions)
         k = len(self.conditions)
         # Joint index (C order over conditions, 0 = present) -> which conditions are present.
@@ -69,15 +67,20 @@ class DrawEngine:
             self._plans[key] = plan
         return plan
 
-    def marginals(self, evidence: Mapping[str, str], method: str = "grouped") -> np.ndarray:
+    def marginals(self, evidence: Mapping[str, str], method: str = "auto") -> np.ndarray:
         """(D, K) P(condition present | evidence) for every draw (NaN where impossible).
 
         Two exact methods, equal to rounding (tested): ``grouped`` enumerates only the condition
         groups the case's answers couple (``model.grouped_draws``; 1-6 ms); ``contraction`` is the
-        general tensor contraction (10-30 ms), kept as the independent reference.
+        general tensor contraction (10-30 ms), kept as the independent reference. ``auto`` (the
+        default) takes the contraction when the answers couple every condition, else grouped.
         """
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; allowed: {', '.join(METHODS)}")
+        if method == "auto":  # grouped, unless the answers couple every condition (then it has no advantage)
+            lay = self.grouped._layout(evidence)
+            coupled = sum(len(self.grouped.groups[g].members) for g in lay.coupled)
+            method = "contraction" if coupled >= len(self.conditions) else "grouped"
         if method == "grouped":
             return self.grouped.marginals(evidence)
         # Answered risk factors are sliced out of the condition factors (not just masked), so the
@@ -101,13 +104,18 @@ class DrawEngine:
                     kept += symbol
             operands.append(factor[tuple(index)])
             terms.append(kept)
-        answered = tuple(f for f in self.priors.findings if f in evidence)
-        for fid in answered:
-            on, off = self.finding_factors[fid]
-            operands.append(on if self.priors.findings[fid].states.index(evidence[fid]) == 0 else off)
-            terms.append(self.finding_terms[fid])
+        answered = []
+        for factor, term in zip(self.factors, self.factor_terms, strict=True):
+            pattern = factor.pattern({m: self.priors.findings[m].states.index(evidence[m]) for m in factor.members if m in evidence})
+            if pattern:
+                answered.append(pattern)
+                operands.append(np.ascontiguousarray(factor.table[:, pattern], dtype=self.dtype))
+                terms.append(term)
+            else:
+                answered.append(0)
+        answered = tuple(answered)
         operands = [np.broadcast_to(o, (self.draws, *o.shape[1:])) for o in operands]
-        key = (tuple(sorted(known)), answered)
+        key = (tuple(sorted(known)), tuple(p > 0 for p in answered))
         joint = self._plan(key, terms, operands)(*operands).reshape(self.draws, -1).astype(np.float64)
         total = joint.sum(axis=1, keepdims=True)
         with np.errstate(invalid="ignore", divide="ignore"):

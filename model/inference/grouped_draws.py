@@ -28,8 +28,9 @@ from math import prod
 
 import numpy as np
 
-from .parameters import Parameters, condition_order
-from .priors import Priors
+from ..parameters import Parameters, condition_order
+from ..priors import Priors
+from .compiled import factors_from_parameters
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class _Layout:
     known: dict[str, int]
     shared: list[str]
     crossed: set[str]
+    general: list[tuple[int, int]]  # answered general evidence factors: (index, answer pattern)
 
 
 class GroupedDraws:
@@ -79,7 +81,14 @@ class GroupedDraws:
         # Per finding: its causes (condition indices), (D,) 1 - leak, (K, D) 1 - link laid over all
         # conditions (1 where not a cause), and per cause (2, D) its factor absent (1) / present.
         self.findings: dict[str, tuple[list[int], np.ndarray, np.ndarray, list[np.ndarray]]] = {}
+        # Evidence factors that are not a plain noisy-OR (dependent findings, inhibiting links):
+        # an answered one couples all its condition parents, through its pattern table.
+        self.general = [f for f in factors_from_parameters(priors, params) if not f.noisy_or]
+        self.general_parents = [[cpos[c] for c in f.parents] for f in self.general]
+        self._splits: dict[tuple[int, int], tuple[list[int], np.ndarray, list[tuple[int, np.ndarray]]]] = {}
         for fid, parents in params.finding_parents.items():
+            if not params.is_noisy_or(fid):
+                continue
             keep, links = params.finding_inhibitors[fid]
             links = np.broadcast_to(links, (d, len(parents)))
             per_condition = np.ones((k, d))
@@ -110,15 +119,21 @@ class GroupedDraws:
     def _layout(self, evidence: Mapping[str, str]) -> _Layout:
         """What the case couples: the first-state answers, the coupled groups and the grids."""
         first, second, constant = [], [], []
+        general = []
+        for fi, factor in enumerate(self.general):
+            pattern = factor.pattern({m: self.priors.findings[m].states.index(evidence[m]) for m in factor.members if m in evidence})
+            if pattern:
+                general.append((fi, pattern))
         for fid, fd in self.priors.findings.items():
-            if fid in evidence:
+            if fid in evidence and fid in self.findings:
                 if fd.states.index(evidence[fid]) == 1:
                     second.append(fid)
                 elif self.findings[fid][0]:
                     first.append(fid)
                 else:
                     constant.append(fid)
-        coupled = sorted({self.group_of[c] for fid in first for c in self.findings[fid][0]})
+        coupled = sorted({self.group_of[c] for fid in first for c in self.findings[fid][0]}
+                         | {self.group_of[c] for fi, pattern in general for c in self.split(fi, pattern)[0]})
         known = {r: self.priors.risk_factors[r].states.index(evidence[r]) for r in self.rf_ids if r in evidence}
         users: dict[str, list[int]] = {}
         for gi, g in enumerate(self.groups):
@@ -127,7 +142,7 @@ class GroupedDraws:
                     users.setdefault(r, []).append(gi)
         shared = [r for r in self.rf_ids if len(users.get(r, ())) > 1]
         crossed = {r for r in shared if any(gi in coupled for gi in users[r])}
-        return _Layout(first, second, constant, coupled, known, shared, crossed)
+        return _Layout(first, second, constant, coupled, known, shared, crossed, general)
 
     def _elimination_order(self, dependent: list[int], tables: list[np.ndarray],
                            crossed_axes: list[int]) -> list[tuple[int, tuple[int, ...]]]:
@@ -150,6 +165,42 @@ class GroupedDraws:
             order.append((gi, done))
         return order
 
+    def split(self, fi: int, pattern: int) -> tuple[list[int], np.ndarray, list[tuple[int, np.ndarray]]]:
+        """A general factor's answered pattern as (coupled parents, their table (D, 2, ..., 2), and
+        per separable parent (condition, (D,) ratio present/absent)): a parent whose ratio is the
+        same in every configuration of the others, under every draw (e.g. an inhibiting link on a
+        first-state answer), only re-weights that condition's odds and couples nothing. Cached."""
+        key = (fi, pattern)
+        if key not in self._splits:
+            table = self.general[fi].table[:, pattern]
+            parents = list(self.general_parents[fi])
+            separable: list[tuple[int, np.ndarray]] = []
+            for c in list(parents):
+                at = 1 + parents.index(c)
+                on, off = np.take(table, 0, axis=at), np.take(table, 1, axis=at)
+                if not ((on > 0).all() and (off > 0).all()):
+                    continue
+                ratio = on / off
+                flat = ratio.reshape(ratio.shape[0], -1)
+                if np.abs(flat - flat[:, :1]).max() <= 1e-12 * np.abs(flat).max():
+                    separable.append((c, np.ascontiguousarray(flat[:, 0])))
+                    table = off
+                    parents.remove(c)
+            self._splits[key] = (parents, table, separable)
+        return self._splits[key]
+
+    def _general_table(self, fi: int, pattern: int, axis: dict[int, int], u: int) -> tuple[frozenset[int], np.ndarray]:
+        """A general factor's answered pattern (its coupled part) as a table over the coupled
+        members' axes (index 1 = present, draws last), like a first-state noisy-OR answer."""
+        parents, table, _ = self.split(fi, pattern)  # (D, 2, ..., 2), parent axis index 0 = present
+        table = np.flip(table, axis=tuple(range(1, 1 + len(parents))))
+        order = np.argsort([axis[c] for c in parents])
+        table = np.moveaxis(np.transpose(table, [0, *(1 + order)]), 0, -1)
+        shape = [1] * u + [table.shape[-1]]
+        for c in parents:
+            shape[axis[c]] = 2
+        return frozenset(axis[c] for c in parents), table.reshape(shape)
+
     def marginals(self, evidence: Mapping[str, str]) -> np.ndarray:
         """(D, K) P(condition present | evidence) for every draw (NaN where impossible)."""
         d, k = self.draws, len(self.conditions)
@@ -161,6 +212,12 @@ class GroupedDraws:
             lam, const = lam * per_condition, const * keep
         for fid in lay.constant:
             const = const * (1.0 - self.findings[fid][1])
+        for fi, pattern in lay.general:
+            parents, table, separable = self.split(fi, pattern)
+            for c, ratio in separable:
+                lam[c] = lam[c] * ratio
+            if not parents:
+                const = const * table
         ns = len(shared)
 
         # Each group's table with answered risk factors picked, private ones summed in, and its
@@ -243,7 +300,8 @@ class GroupedDraws:
         for gi in independent:
             table = member_table(gi, u)
             rest = rest * table.reshape(table.shape[ns:])  # its grid axes are all 1: it uses no crossed risk factor
-        for _, factor in _merged_likelihood(first, self.findings, axis, u, d):
+        extra = [self._general_table(fi, pattern, axis, u) for fi, pattern in lay.general if self.split(fi, pattern)[0]]
+        for _, factor in _merged_likelihood(first, self.findings, axis, u, d, extra):
             rest = rest * factor
         rest = np.broadcast_to(rest, (2,) * u + (d,))
         joint = dep[0].reshape(*[2] * u_dep, *[1] * (u - u_dep), d) * rest  # (2,..,2, D)
@@ -266,12 +324,13 @@ def _normalise(numerators: np.ndarray, total: np.ndarray, const: np.ndarray) -> 
     return out
 
 
-def _merged_likelihood(first: list[str], findings: dict, axis: dict[int, int], u: int, d: int):
+def _merged_likelihood(first: list[str], findings: dict, axis: dict[int, int], u: int, d: int,
+                       extra: list[tuple[frozenset[int], np.ndarray]] = ()):
     """The first-state answers' likelihood as a few factors over the coupled members' axes (draws
     last): P(first state | causes) = 1 - (1 - leak) * prod (1 - link) over present causes, built on
     each finding's own causes, then factors over nested or small combined cause sets multiplied
     together while they are small, so only a few multiply the full configuration array."""
-    factors: list[tuple[frozenset[int], np.ndarray]] = []
+    factors: list[tuple[frozenset[int], np.ndarray]] = list(extra)
     for fid in sorted(first, key=lambda f: -len(findings[f][0])):
         parents, keep, _, per_cause = findings[fid]
         inhibit = keep.reshape(*[1] * u, d)

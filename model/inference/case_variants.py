@@ -43,8 +43,9 @@ class CaseVariants:
         self.engine = engine
         self.rf_codes = np.asarray(rf_codes, dtype=np.int64).reshape(-1)
         self.finding_codes = np.asarray(finding_codes, dtype=np.int64).reshape(-1)
-        answered = np.flatnonzero(self.finding_codes >= 0)
-        self.features = {int(f): int(engine.finding_offsets[f] + self.finding_codes[f]) for f in answered}
+        feats = engine.feature_index(self.finding_codes[None, :])[0]
+        # answered evidence factor -> its feature (a dependent group of findings is one factor)
+        self.features = {int(fi): int(x) for fi, x in enumerate(feats) if x >= 0}
         rows = engine.log_lik[list(self.features.values())]
         self.log_lik = rows.sum(axis=0) if len(rows) else np.zeros(engine.log_lik.shape[1])
         self._grid = engine.joint_rc.reshape(*engine.rf_cards, -1)
@@ -94,13 +95,20 @@ class CaseVariants:
         rf_part = self._posterior(np.array(rf_priors).reshape(len(rf_priors), self.prior.shape[0]), self.log_lik[None, :],
                                   joint=False)
         log_liks = np.empty((len(findings), self.log_lik.shape[0]))
+        engine = self.engine
         for i, f in enumerate(findings):
-            feature = self.features[f]
-            if not self.engine.feature_has_zero[feature]:  # no log(0) stand-in: subtracting the row is exact enough
-                log_liks[i] = self.log_lik - self.engine.log_lik[feature]
+            factor = int(engine.factor_of[f])
+            feature = self.features[factor]
+            codes = self.finding_codes.copy()
+            codes[f] = -1
+            replacement = int(engine.feature_index(codes[None, :])[0, factor])  # the factor's other answers, or -1
+            if not engine.feature_has_zero[feature]:  # no log(0) stand-in: subtracting the row is exact enough
+                log_liks[i] = self.log_lik - engine.log_lik[feature]
+                if replacement >= 0:
+                    log_liks[i] += engine.log_lik[replacement]
             else:  # a log(0) stand-in swamps the sum: add up the other rows instead
-                others = [r for g, r in self.features.items() if g != f]
-                log_liks[i] = self.engine.log_lik[others].sum(axis=0) if others else 0.0
+                others = [r for g, r in self.features.items() if g != factor] + ([replacement] if replacement >= 0 else [])
+                log_liks[i] = engine.log_lik[others].sum(axis=0) if others else 0.0
         return rf_part, self._posterior(self.prior[None, :], log_liks, joint=False)
 
     def with_risk_factors(self, risk_factors: Sequence[int]) -> tuple[VariantResult, list[slice]]:

@@ -1,0 +1,2 @@
+"""Exact inference on the compiled network: the evidence factors, the batch engine and its
+factored path, parameter draws, the per-draw engines and the case variants."""

@@ -1,0 +1,34 @@
+"""The differential: the most probable joint states of the conditions given the evidence.
+
+The posteriors of co-existing conditions do not say whether "GTPS alone" or "GTPS and ordinary
+soreness" is the better reading of a case; the posterior joint over the ``2**K`` condition
+configurations does. An explanation is one configuration (the set of present conditions, the
+others absent) with its posterior probability; the first is the MAP (most probable explanation,
+MPE over the conditions with the risk factors and unanswered findings summed out).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+TOP_EXPLANATIONS = 5
+
+
+def top_explanations(joint: np.ndarray, configs: np.ndarray, conditions: Sequence[str],
+                     top: int = TOP_EXPLANATIONS) -> list[dict]:
+    """The ``top`` most probable condition configurations.
+
+    ``joint``: (2**K,) posterior over configurations; ``configs``: (2**K, K) 0/1, 1 = present (the
+    engine's ``configs``). Returns ``[{"present": [ids in condition order], "probability": p}, ...]``,
+    most probable first; ties by fewer present conditions, then configuration index (a fixed order).
+    Empty when the joint is not finite (impossible evidence).
+    """
+    joint = np.asarray(joint, dtype=float).reshape(-1)
+    if not np.isfinite(joint).all():
+        return []
+    n_present = configs.sum(axis=1)
+    order = np.lexsort((np.arange(joint.shape[0]), n_present, -joint))[:top]
+    return [{"present": [c for c, bit in zip(conditions, configs[i], strict=True) if bit == 1],
+             "probability": float(joint[i])} for i in order]
