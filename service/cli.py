@@ -13,7 +13,8 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("service.serve", "run the HTTP service (Flask app under gunicorn)"),
     "diagnose": ("service.diagnose_cmd", "diagnose one runner from evidence given on the command line"),
-    "score": ("service.score_cmd", "score a CSV/Parquet survey file (streamed; optional Dask)"),
+    "score": ("service.score_cmd", "score a survey file: CSV, Excel, SPSS, Stata, SAS, Parquet (streamed; optional Dask)"),
+    "mapping": ("service.mapping_cmd", "draft a survey mapping from a survey file, or check one against it"),
     "simulate": ("service.simulate_cmd", "forward-sample synthetic runners from the network"),
     "priors": ("service.priors_cmd", "print every prior with its kind, value, range and source"),
     "bench": ("service.bench", "benchmark the engine against pgmpy (and pyAgrum if installed)"),
