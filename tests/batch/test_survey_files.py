@@ -18,7 +18,7 @@ from model.vocabulary import EvidenceError
 from service import score_cmd
 
 from .conftest import read_str, run_command
-from .survey_files import ANSWERS, MAPPING, QUESTIONS, RED_FLAG_ROWS, labelled, qualtrics_csv, qualtrics_mapping
+from .survey_files import ANSWERS, MAPPING, RED_FLAG_ROWS, labelled, qualtrics_csv, qualtrics_mapping
 
 
 def _score(inp, out, *extra):
