@@ -129,9 +129,20 @@ def read_redcap_dictionary(path: str) -> dict[str, dict]:
 
 
 # ------------------------------------------------------------------------------------ matching
+SYNONYMS = {  # everyday survey wordings of a few variables (matched like the questions)
+    "gender": "sex", "sex": "sex", "how old are you": "age", "age in years": "age", "age": "age",
+    "hours of training per week": "weekly_training_hours", "training hours per week": "weekly_training_hours",
+    "rest days per week": "rest_days_per_week", "temperature": "fever", "put weight on the leg": "cannot_bear_weight",
+    "walk on the leg": "cannot_bear_weight", "clicking locking catching": "mechanical_symptoms",
+    "hurt at night": "night_pain", "pain at night": "night_pain", "outside of the hip": "pain_lateral_hip",
+    "groin": "pain_groin", "buttock": "pain_buttock_deep", "lower back": "pain_lower_back", "downhill": "worse_downhill",
+}
+INVERTED = {"cannot_bear_weight"}  # questions are often asked the other way round ("Can you put weight on it?")
+
+
 def _targets(vocabulary) -> dict[str, str]:
     """Text to match -> variable id or alias."""
-    out = {}
+    out = {k: v for k, v in SYNONYMS.items() if v in vocabulary.variables or v in vocabulary.aliases}
     for vid, var in vocabulary.variables.items():
         out[vid.replace("_", " ")] = vid
         out[var.question] = vid
@@ -140,18 +151,45 @@ def _targets(vocabulary) -> dict[str, str]:
     return out
 
 
-def match_variable(texts: list[str], vocabulary, numeric: bool) -> tuple[str | None, float, str]:
-    """The variable a column is about, its score (0-100) and what matched."""
+def candidates(texts: list[str], vocabulary, limit: int = 5) -> list[tuple[str, float, str]]:
+    """The variables a column may be about, best first: (id or alias, score 0-100, what matched).
+    The score is rapidfuzz's ``token_sort_ratio`` blended with ``partial_ratio`` (a short header
+    inside a long question counts, but less than a whole match)."""
     fuzz, process, utils = _fuzz()
     targets = _targets(vocabulary)
-    best: tuple[str | None, float, str] = (None, 0.0, "")
+    best: dict[str, tuple[float, str]] = {}
+
+    def scorer(a, b, **kw):
+        return 0.6 * fuzz.token_sort_ratio(a, b) + 0.4 * fuzz.partial_ratio(a, b) if min(len(a), len(b)) > 3 else fuzz.ratio(a, b)
+
     for text in texts:
         if not text or not text.strip():
             continue
-        hit = process.extractOne(text, list(targets), scorer=fuzz.WRatio, processor=utils.default_process)
-        if hit and hit[1] > best[1]:
-            best = (targets[hit[0]], float(hit[1]), f"{text!r} ~ {hit[0]!r}")
-    vid, score, why = best
+        for hit, score, _ in process.extract(text, list(targets), scorer=scorer, processor=utils.default_process, limit=limit * 3):
+            vid = targets[hit]
+            if score > best.get(vid, (0.0, ""))[0]:
+                best[vid] = (float(score), f"{text!r} ~ {hit!r}")
+    ranked = sorted(best.items(), key=lambda kv: -kv[1][0])[:limit]
+    return [(vid, score, why) for vid, (score, why) in ranked]
+
+
+def match_variable(texts: list[str], vocabulary, numeric: bool, answers: list[str] | None = None) -> tuple[str | None, float, str]:
+    """The variable a column is about, its score (0-100) and what matched: among the best header
+    matches, the one whose states its answers fit best."""
+    found = candidates(texts, vocabulary)
+    if not found:
+        return None, 0.0, ""
+    vid, score, why = found[0]
+    if answers and hasattr(vocabulary, "read_value"):
+        def fit(v: str) -> float:
+            if v in vocabulary.aliases:
+                return 1.0 if numeric else 0.0
+            if vocabulary.variables[v].numeric is not None and numeric:
+                return 1.0
+            return sum(match_state(a, v, vocabulary)[0] is not None for a in answers) / len(answers)
+
+        rescored = [(v, s * (0.5 + 0.5 * fit(v)), w) for v, s, w in found]
+        vid, score, why = max(rescored, key=lambda t: t[1])
     if vid is not None and numeric and vid in vocabulary.variables and vocabulary.variables[vid].numeric is not None:
         vid = vocabulary.variables[vid].numeric.field  # answers are numbers: read them as the alias
     return vid, score, why
@@ -260,7 +298,8 @@ class _Binary:
 
 
 def _draft_column(col: Column, vocabulary) -> tuple[list[str], str]:
-    vid, score, why = match_variable([col.name, col.question], vocabulary, col.numeric)
+    shown = list(col.choices.values()) or [str(a) for a in col.answers if answer_key(a) != ""][:MAX_DISTINCT]
+    vid, score, why = match_variable([col.name, col.question], vocabulary, col.numeric, shown)
     if vid is None or score < HEADER_CUTOFF:
         hint = f"best guess {vid} ({score:.0f})" if vid else "no variable comes close"
         if not [a for a in col.answers if answer_key(a) != ""]:
@@ -274,24 +313,19 @@ def _draft_column(col: Column, vocabulary) -> tuple[list[str], str]:
     if not answers and not col.choices:
         return lines, ""
     values = []
-    seen: set[str] = set()
-    for answer in list(col.choices.values()) + [str(a) for a in answers]:
-        key = answer_key(answer)
-        if key in seen:
-            continue
-        seen.add(key)
-        if answer_key(answer) in {answer_key(k) for k in col.choices}:
-            label = col.choices.get(str(answer)) or col.choices.get(answer_key(answer))
-            state, sscore = match_state(label, vid, vocabulary) if label else (None, 0.0)
-        else:
-            state, sscore = match_state(answer, vid, vocabulary)
-        count = col.answers.get(answer, 0)
+    pairs = list(col.choices.items()) if col.choices else [(str(a), str(a)) for a in answers]
+    for code, label in pairs:  # with choices (value labels, a REDCap dictionary), keys are the codes in the file
+        state, sscore = match_state(label, vid, vocabulary)
+        count = sum(k for a, k in col.answers.items() if answer_key(a) == answer_key(code))
+        note = f"   # {label!r}," if label != code else "   #"
         if state is None:
-            values.append(f"      {_q(answer)}: unknown   # NOT PLACED ({count} rows): set a state of {vid}")
+            values.append(f"      {_q(code)}: unknown{note} NOT PLACED ({count} rows): set a state of {vid}")
         else:
-            values.append(f"      {_q(answer)}: {state}   # confidence {sscore:.0f}" + (f", {count} rows" if count else ""))
-    if col.name in vocabulary.variables and all("confidence 100" in v for v in values):
-        return lines, ""
+            values.append(f"      {_q(code)}: {state}{note} confidence {sscore:.0f}, {count} rows")
+    if vid in INVERTED:
+        lines[0] += f"; CHECK THE DIRECTION: is the question asked the other way round (Yes = can)? {vid} is a red flag"
+    if col.name == vid and not col.choices and all("confidence 100" in v for v in values):
+        return lines, ""  # the variable's own column, in its own spellings
     return lines + ["    values:"] + values, ""
 
 
@@ -311,6 +345,8 @@ def check_mapping(mapping: SurveyMapping, path: str, read: ReadOptions | None = 
         targets = ", ".join(rule.targets) or "(nothing)"
         for column in rule.input_columns:
             col = cols[column]
+            if rule.checkboxes is not None:
+                targets = rule.checkboxes.get(column) or "(nothing)"
             out.append(f"{column!r} -> {targets}" + (f" ({len(col.answers)}+ distinct answers, first shown)"
                                                      if len(col.answers) > MAX_DISTINCT else ""))
             one = SurveyMapping([rule], mapping.source, mapping.vocabulary)
@@ -329,7 +365,7 @@ def check_mapping(mapping: SurveyMapping, path: str, read: ReadOptions | None = 
                         shown = f"ERROR {errors[0].split(': ', 1)[-1]}"
                     else:
                         got = {k: v for k, v in ev.iloc[0].items() if v is not None and not _na(v)}
-                        shown = ", ".join(f"{k}={v}" for k, v in got.items()) or "not answered"
+                        shown = ", ".join(f"{k}={_as_read(mapping.vocabulary, k, v)}" for k, v in got.items()) or "not answered"
                 out.append(f"  {count:>7,} x {answer!r:<30} -> {shown}")
     unread = [n for n in source.names if n not in mapping.by_column and n not in mapping.ignored]
     if mapping.ignored:
@@ -337,3 +373,15 @@ def check_mapping(mapping: SurveyMapping, path: str, read: ReadOptions | None = 
     if unread:
         out += ["", "not in the mapping (read only if named by a variable): " + ", ".join(map(repr, unread))]
     return "\n".join(out)
+
+
+def _as_read(vocabulary, field: str, value) -> str:
+    """How the model reads one evidence value (a state, a binned number, or the error a row would get)."""
+    vid = vocabulary.aliases.get(field, field)
+    try:
+        state = vocabulary.read_value(vid, value, field)
+    except ValueError as exc:
+        return f"{value!r} ERROR {str(exc).split(': ', 1)[-1]}"
+    if state is None:
+        return "unknown"
+    return state if str(value) == state else f"{state} (from {value!r})"
