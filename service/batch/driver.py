@@ -81,6 +81,8 @@ def score_file(job: Job, client=None) -> Summary:
     check_output(job.output)
     if os.path.exists(job.output) and os.path.exists(job.input) and os.path.samefile(job.input, job.output):
         raise BatchError("the output file is the input file; write to another file")
+    if job.report:
+        _check_report(job.report)
     for leftover in remove_leftovers(job.output):
         job.warn(f"removed {leftover}, left by an interrupted run")
     start = time.perf_counter()
@@ -151,6 +153,17 @@ def score_file_dask(job: Job, scheduler: str | None = None, client=None) -> Summ
             own.close()
         if cluster is not None:
             cluster.close()
+
+
+def _check_report(path: str) -> None:
+    """Refuse a report that cannot be written before scoring: no matplotlib, or a bad path."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise BatchError("--report needs matplotlib: pip install 'hipdx[report]'") from None
+    if not path.lower().endswith((".html", ".htm")):
+        raise BatchError(f"--report {path}: give a .html file name")
+    check_output(path)
 
 
 def _empty_writer(job: Job, source: Source, plan: Plan, metadata: dict) -> OutputWriter:

@@ -118,12 +118,20 @@ def start_pool(jobs: int):
 
 def stop_pool(pool, *, kill: bool) -> None:
     """Shut the pool down; with ``kill``, end its workers at once (an interrupted run)."""
-    if kill:
-        for p in list(getattr(pool, "_processes", {}).values()):
+    if kill:  # do not wait for chunks in flight: end the workers, and do not join anything that may hang
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        for p in processes:
             try:
                 p.kill()
-            except (OSError, AttributeError):
+            except (OSError, AttributeError, ValueError):
                 pass
+        pool.shutdown(wait=False, cancel_futures=True)
+        for p in processes:
+            try:
+                p.join(timeout=5)
+            except (OSError, AttributeError, ValueError, AssertionError):
+                pass
+        return
     pool.shutdown(wait=True, cancel_futures=True)
 
 

@@ -52,7 +52,7 @@ def test_killed_run_leaves_no_worker_and_no_complete_looking_file(big_csv, tmp_p
     workers = _wait_for_rows(proc, out)
     assert workers
     os.kill(proc.pid, sig)
-    _, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=180)
     assert proc.returncode != 0
     gone, alive = psutil.wait_procs(workers, timeout=15)
     assert not alive, f"workers still running after {sig.name}: {[p.pid for p in alive]}"
