@@ -136,6 +136,8 @@ SYNONYMS = {  # everyday survey wordings of a few variables (matched like the qu
     "walk on the leg": "cannot_bear_weight", "clicking locking catching": "mechanical_symptoms",
     "hurt at night": "night_pain", "pain at night": "night_pain", "outside of the hip": "pain_lateral_hip",
     "groin": "pain_groin", "buttock": "pain_buttock_deep", "lower back": "pain_lower_back", "downhill": "worse_downhill",
+    "outside of the knee": "pain_radiates_to_lateral_knee", "down the back of the leg": "pain_radiates_down_leg",
+    "down the leg": "pain_radiates_down_leg", "front of the thigh": "pain_anterior_thigh",
 }
 INVERTED = {"cannot_bear_weight"}  # questions are often asked the other way round ("Can you put weight on it?")
 
@@ -278,12 +280,15 @@ def _draft_checkboxes(group: str, members: list[Column], vocabulary) -> list[str
     out = [f"  {_q(group)}:   # one column per option: ticked -> present, others absent; none ticked -> unknown",
            "    checkboxes:"]
     any_hit = False
+    used: dict[str, str] = {}
     for col in members:
         label = _option_label(col)
         vid, score, why = match_variable([label, f"{group} {label}"], _Binary(vocabulary, binary), False)
         if vid is not None and score >= HEADER_CUTOFF:
             any_hit = True
-            out.append(f"      {_q(col.name)}: {vid}   # confidence {score:.0f}: {why}")
+            again = f"; CHECK: {used[vid]!r} sets {vid} too" if vid in used else ""
+            used.setdefault(vid, col.name)
+            out.append(f"      {_q(col.name)}: {vid}   # confidence {score:.0f}: {why}{again}")
         else:
             out.append(f"      {_q(col.name)}: null   # option {label!r} not placed")
     return out if any_hit else []
