@@ -58,6 +58,14 @@ def _terminate(signum, frame) -> None:
     raise Terminated(signum)
 
 
+def _exit_now(code: int) -> None:
+    """Leave at once after an interruption (the output is already removed): the process pool's
+    exit hook would join a feeder thread that can block forever on a pipe to workers now dead."""
+    sys.stderr.flush()
+    sys.stdout.flush()
+    os._exit(code)
+
+
 def run(args: argparse.Namespace) -> int:
     from model import PriorsError
 
@@ -89,10 +97,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     except Terminated as exc:
         print(f"hipdx score: stopped by signal {exc.args[0]}; no output written", file=sys.stderr)
-        return 128 + int(exc.args[0])
+        _exit_now(128 + int(exc.args[0]))
     except KeyboardInterrupt:
         print("hipdx score: interrupted; no output written", file=sys.stderr)
-        return 130
+        _exit_now(130)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
