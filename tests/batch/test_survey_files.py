@@ -195,10 +195,10 @@ def test_xlsx_input_and_output_keep_types(model, clean, tmp_path):
     res = _assert_same_as_clean(model, clean, tmp_path / "o.parquet")
     assert res["age"].dtype.kind == "i" and res["Respondent"].tolist() == list(range(100, 112))
     assert _score(tmp_path / "s.xlsx", tmp_path / "o.xlsx") == 0
-    back = pd.read_excel(tmp_path / "o.xlsx", sheet_name="scores")
+    back = pd.read_excel(tmp_path / "o.xlsx", sheet_name="scores", engine="calamine")
     assert len(back) == 12 and list(back.columns[:9]) == list(frame.columns)
     np.testing.assert_allclose(back["p_gtps"], clean["p_gtps"], atol=1e-12)
-    about = pd.read_excel(tmp_path / "o.xlsx", sheet_name="about", header=None)
+    about = pd.read_excel(tmp_path / "o.xlsx", sheet_name="about", header=None, engine="calamine")
     assert "model.version" in about[0].tolist()
     assert json.loads((tmp_path / "o.xlsx.meta.json").read_text())["model"]["version"] == model.version
 
