@@ -246,8 +246,9 @@ class SurveyMapping:
     """A validated mapping: turns a chunk of survey columns into evidence columns."""
 
     def __init__(self, rules: list[ColumnRule], source: str, vocabulary, ignored: list[str] | None = None,
-                 text: str | None = None) -> None:
+                 text: str | None = None, missing: frozenset[str] = frozenset()) -> None:
         self.rules = rules
+        self.missing = missing  # file-wide missing codes (answer keys), also applied to direct columns
         self.source = source
         self.vocabulary = vocabulary
         self.ignored = list(ignored or [])  # columns mapped to null: never read as variables
@@ -527,7 +528,7 @@ def parse_mapping(text: str, source: str, vocabulary) -> SurveyMapping:
                 raise MappingError(f"{source}: columns.{_fmt_key(r.column)}: column {c!r} is already read by "
                                    f"columns.{_fmt_key(seen[c])}")
             seen[c] = r.column
-    return SurveyMapping(rules, source, vocabulary, ignored, text)
+    return SurveyMapping(rules, source, vocabulary, ignored, text, missing)
 
 
 def _fmt_key(part: Any) -> str:

@@ -51,9 +51,7 @@ class Plan:
     @property
     def missing(self) -> frozenset[str]:
         """File-wide missing codes (from the mapping), as answer keys."""
-        if self.mapping is None or not self.mapping.rules:
-            return frozenset()
-        return frozenset.intersection(*(r.missing for r in self.mapping.rules))
+        return self.mapping.missing if self.mapping is not None else frozenset()
 
     def numeric_columns(self, vocabulary) -> list[str]:
         """Needed columns read as numbers (numeric aliases), where a decimal comma must be read."""

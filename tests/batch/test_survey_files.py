@@ -446,3 +446,14 @@ def test_report_html_is_self_contained(model, tmp_path):
     assert model.version in page and "delimiter" in page
     assert page.count("data:image/png;base64,") == len(model.conditions)
     assert "http://" not in page and "https://" not in page
+
+
+def test_file_wide_missing_codes_apply_to_variable_columns_too(model, tmp_path):
+    pd.DataFrame({"fever": ["yes", "999", "no"], "age": ["40", "999", "30"], "Q": ["a", "b", "999"]}).to_csv(
+        tmp_path / "s.csv", index=False)
+    mp = _write(tmp_path, "m.yaml", 'missing: ["999"]\ncolumns:\n  Q: {variable: sex, values: {a: female, b: male}}\n')
+    assert _score(tmp_path / "s.csv", tmp_path / "o.parquet", "--mapping", str(mp)) == 0
+    res = pd.read_parquet(tmp_path / "o.parquet")
+    assert res["error"].isna().all()
+    expect = model.score(pd.DataFrame({"fever": ["yes", "", "no"], "age": ["40", "", "30"], "sex": ["female", "male", ""]}))
+    np.testing.assert_allclose(res[_p(model)].to_numpy(dtype=float), expect[_p(model)].to_numpy(dtype=float), atol=1e-12)
