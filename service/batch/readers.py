@@ -310,8 +310,9 @@ def _header_rows_of_frame(frame: pd.DataFrame, options: ReadOptions) -> tuple[li
     _header_rows(d, head, options.header_rows)
     body = frame.iloc[1 + d.header_rows:].reset_index(drop=True)
     body.columns = range(body.shape[1])
-    return d.names, body, ", ".join([d.platform + " export"] if d.platform else []
-                                      + ([f"{d.header_rows} row(s) below the header skipped"] if d.header_rows else []))
+    described = ([f"{d.platform} export"] if d.platform else []) + (
+        [f"{d.header_rows} row(s) below the header skipped"] if d.header_rows else [])
+    return d.names, body, ", ".join(described)
 
 
 def _is_na(v) -> bool:
