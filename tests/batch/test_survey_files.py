@@ -457,3 +457,16 @@ def test_file_wide_missing_codes_apply_to_variable_columns_too(model, tmp_path):
     assert res["error"].isna().all()
     expect = model.score(pd.DataFrame({"fever": ["yes", "", "no"], "age": ["40", "", "30"], "sex": ["female", "male", ""]}))
     np.testing.assert_allclose(res[_p(model)].to_numpy(dtype=float), expect[_p(model)].to_numpy(dtype=float), atol=1e-12)
+
+
+def test_qualtrics_export_saved_as_xlsx(model, clean, tmp_path, capsys):
+    frame = labelled()
+    ids = [f"Q{i + 1}" for i in range(frame.shape[1])]
+    head = pd.DataFrame([list(frame.columns), [json.dumps({"ImportId": f"QID{i + 1}"}) for i in range(frame.shape[1])]], columns=ids)
+    body = frame.copy()
+    body.columns = ids
+    pd.concat([head, body]).to_excel(tmp_path / "q.xlsx", index=False)
+    mp = _write(tmp_path, "q.yaml", qualtrics_mapping())
+    assert _score(tmp_path / "q.xlsx", tmp_path / "o.parquet", "--mapping", str(mp)) == 0
+    _assert_same_as_clean(model, clean, tmp_path / "o.parquet")
+    assert "input: Excel (Qualtrics export, 2 row(s) below the header skipped)" in capsys.readouterr().err
