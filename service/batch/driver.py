@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import os
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -103,8 +104,7 @@ def score_file(job: Job, client=None) -> Summary:
             if writer is None:
                 score_schema = scored.schema
                 schema = pa.schema(list(source.schema) + list(score_schema))
-                writer = OutputWriter(job.output, schema, names=source.names + score_schema.names, digits=job.digits,
-                                      bom=job.csv_bom, metadata=metadata)
+                writer = _open_writer(job, schema, source.names + score_schema.names, metadata)
             elif scored.schema != score_schema:
                 scored = scored.cast(score_schema)
             writer.write(pa.Table.from_arrays(chunk.table.columns + scored.columns, schema=schema))
@@ -169,8 +169,16 @@ def _check_report(path: str) -> None:
 def _empty_writer(job: Job, source: Source, plan: Plan, metadata: dict) -> OutputWriter:
     fields = [pa.field(f"p_{c}", pa.float64()) for c in plan.conditions] + [pa.field(n, pa.string()) for n in ("triage", "red_flags", "error")]
     schema = pa.schema(list(source.schema) + fields)
-    return OutputWriter(job.output, schema, names=source.names + [f.name for f in fields], digits=job.digits,
-                        bom=job.csv_bom, metadata=metadata)
+    return _open_writer(job, schema, source.names + [f.name for f in fields], metadata)
+
+
+def _open_writer(job: Job, schema: pa.Schema, names: list[str], metadata: dict) -> OutputWriter:
+    try:
+        return OutputWriter(job.output, schema, names=names, digits=job.digits, bom=job.csv_bom, metadata=metadata)
+    except OSError as exc:
+        found = re.search(r"\[errno \d+\] (.*)$", str(exc))  # pyarrow's message names our temporary file
+        detail = found.group(1) if found else (exc.strerror or str(exc))
+        raise BatchError(f"cannot create the output {job.output}: {detail}") from None
 
 
 def _progress(job: Job, total: int | None):
