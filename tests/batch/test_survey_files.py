@@ -471,3 +471,17 @@ def test_qualtrics_export_saved_as_xlsx(model, clean, tmp_path, capsys):
     assert _score(tmp_path / "q.xlsx", tmp_path / "o.parquet", "--mapping", str(mp)) == 0
     _assert_same_as_clean(model, clean, tmp_path / "o.parquet")
     assert "input: Excel (Qualtrics export, 2 row(s) below the header skipped)" in capsys.readouterr().err
+
+
+def test_sas_transport_file(model, clean, tmp_path):
+    pyreadstat = pytest.importorskip("pyreadstat")
+    frame = ANSWERS.copy()
+    frame["age"] = frame["age"].astype(float)
+    frame["weekly_training_hours"] = frame["weekly_training_hours"].astype(float)
+    frame = frame.rename(columns={"weekly_training_hours": "hours", "pain_lateral_hip": "lateral", "cannot_bear_weight": "noweight",
+                                  "night_pain": "night", "pain_groin": "groin"})
+    pyreadstat.write_xport(frame, str(tmp_path / "s.xpt"))
+    mp = _write(tmp_path, "m.yaml", "columns:\n  hours: {variable: weekly_training_hours}\n  lateral: {variable: pain_lateral_hip}\n"
+                "  noweight: {variable: cannot_bear_weight}\n  night: {variable: night_pain}\n  groin: {variable: pain_groin}\n")
+    assert _score(tmp_path / "s.xpt", tmp_path / "o.parquet", "--mapping", str(mp)) == 0
+    _assert_same_as_clean(model, clean, tmp_path / "o.parquet")
