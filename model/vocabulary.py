@@ -253,12 +253,21 @@ class Vocabulary:
         errors = np.full(n, None, dtype=object)
         position = {vid: j for j, vid in enumerate(order)}
         seen_by: dict[str, str] = {}
+        from .columns import columns_as_variables  # here: model.columns imports this module
+
+        as_variable = columns_as_variables(self, list(df.columns))  # EvidenceError: a close spelling, or no variable
         for column in df.columns:
-            vid = self.aliases.get(column, column)
+            name = as_variable.get(column)
+            if name is None:
+                continue
+            vid = self.aliases.get(name, name)
             if vid not in position:
                 continue
             var = self.variables[vid]
-            col_codes, col_errors = self._encode_column(var, df[column], column)
+            series = df[column]
+            if isinstance(series, pd.DataFrame):
+                raise EvidenceError(str(column), "the table has this column more than once; keep one", code="conflict")
+            col_codes, col_errors = self._encode_column(var, series, column, name in self.aliases)
             j = position[vid]
             if vid in seen_by:  # both e.g. `age` and `age_band`: they must agree where both answer
                 both = (codes[:, j] >= 0) & (col_codes >= 0) & (codes[:, j] != col_codes)
@@ -273,12 +282,13 @@ class Vocabulary:
                 _append(errors, i, msg)
         return codes, list(errors)
 
-    def _encode_column(self, var: Variable, series: pd.Series, column: str) -> tuple[np.ndarray, list[tuple[int, str]]]:
+    def _encode_column(self, var: Variable, series: pd.Series, column: str,
+                       is_alias: bool = False) -> tuple[np.ndarray, list[tuple[int, str]]]:
         """State codes for one column. Survey columns repeat a few answers many times, so each
         distinct value is read once (``pd.factorize``) and the result spread back to the rows."""
         codes_of_row, uniques = pd.factorize(series, use_na_sentinel=True)
         distinct = list(uniques)
-        use_numbers = var.numeric is not None and (column in self.aliases or pd.api.types.is_numeric_dtype(series))
+        use_numbers = var.numeric is not None and (is_alias or column in self.aliases or pd.api.types.is_numeric_dtype(series))
         if use_numbers and not pd.api.types.is_bool_dtype(series):
             code_of, message_of = self._read_numbers(var, distinct, column)
         else:
@@ -324,6 +334,8 @@ class Vocabulary:
                 key = _number_key(value)
             else:
                 key = _norm(value)
+                if key in ("1.0", "0.0"):  # a 0/1 column written by pandas with a blank in it
+                    key = key[0]
             if key in unknown:
                 continue
             state = spellings.get(key)

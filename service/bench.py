@@ -31,6 +31,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed for the simulated rows (default 0)")
     p.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="--jobs passed to `hipdx score` (default: its own default)")
+    p.add_argument("--survey-rows", type=int, default=100_000, metavar="N",
+                   help="rows of the .xlsx and .sav files scored end to end (default 100000; 0 skips them)")
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -214,6 +216,8 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.skip_score:
         _bench_score(m, args)
+        if args.survey_rows > 0:
+            _bench_survey_formats(m, args)
     return 0
 
 
@@ -303,3 +307,73 @@ def _bench_score(m, args: argparse.Namespace) -> None:
         print(f"  peak memory, the command and its workers together (polled every 0.1 s): {peak_pss / 2**20:,.0f} MiB PSS "
               f"({peak_rss / 2**20:,.0f} MiB RSS, shared pages counted once per process)")
         print("  " + err.strip().replace("\n", "\n  "))
+
+
+def _measure(cmd: list[str]) -> tuple[int, float, int, int, str]:
+    """Run ``cmd``; (exit code, wall seconds, peak PSS and peak RSS of it and its children in bytes, stderr)."""
+    import psutil
+
+    peak_rss = peak_pss = 0
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    ps = psutil.Process(proc.pid)
+    while proc.poll() is None:
+        rss = pss = 0
+        try:
+            for p in [ps, *ps.children(recursive=True)]:
+                try:
+                    info = p.memory_full_info()
+                    rss += info.rss
+                    pss += getattr(info, "pss", info.rss)
+                except (psutil.NoSuchProcess, psutil.AccessDenied):
+                    pass
+        except psutil.NoSuchProcess:
+            pass
+        peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
+        time.sleep(0.1)
+    return proc.returncode, time.perf_counter() - t, peak_pss, peak_rss, proc.stderr.read()
+
+
+def _bench_survey_formats(m, args: argparse.Namespace) -> None:
+    """`hipdx score` on an .xlsx and an SPSS .sav of simulated runners (answers as labelled
+    codes, the way statistics packages store them), with the mapping that reads them."""
+    import pandas as pd
+
+    from model.simulate import simulate
+
+    n = args.survey_rows
+    frame = simulate(m, n, seed=args.seed + 2, missing=args.missing)[m.evidence_order]
+    codes = {v: {s: i + 1 for i, s in enumerate(m.variables[v].states)} for v in m.evidence_order}
+    coded = pd.DataFrame({v: frame[v].map(codes[v]).astype(float) for v in m.evidence_order})
+    lines = ["columns:"] + [f"  {v}: {{variable: {v}, values: {{{', '.join(f'{i}: {s}' for s, i in codes[v].items())}}}}}"
+                            for v in m.evidence_order]
+    print(f"\nSurvey formats: `hipdx score` on {n:,} simulated rows as .xlsx and SPSS .sav (coded answers + mapping), "
+          "in a subprocess")
+    with tempfile.TemporaryDirectory(prefix="hipdx-bench-") as tmp:
+        mapping = os.path.join(tmp, "map.yaml")
+        with open(mapping, "w", encoding="utf-8") as fh:
+            fh.write("\n".join(lines) + "\n")
+        files = {}
+        t = time.perf_counter()
+        files[".xlsx"] = os.path.join(tmp, "runners.xlsx")
+        coded.to_excel(files[".xlsx"], index=False)
+        xlsx_s = time.perf_counter() - t
+        try:
+            import pyreadstat
+
+            files[".sav"] = os.path.join(tmp, "runners.sav")
+            labels = {v: {float(i): s for s, i in codes[v].items()} for v in m.evidence_order}
+            pyreadstat.write_sav(coded, files[".sav"], variable_value_labels=labels)
+        except ImportError:
+            print("  (pyreadstat not installed: .sav skipped)")
+        print(f"  (.xlsx written in {xlsx_s:.1f} s)")
+        for kind, src in files.items():
+            cmd = [sys.executable, "-m", "service.score_cmd", src, "-o", os.path.join(tmp, "scored.parquet"), "--mapping", mapping]
+            if args.jobs is not None:
+                cmd += ["--jobs", str(args.jobs)]
+            rc, wall, pss, rss, err = _measure(cmd)
+            if rc != 0:
+                print(f"  {kind}: hipdx score failed ({rc}):\n{err}")
+                continue
+            print(f"  {kind} ({os.path.getsize(src) / 2**20:,.1f} MiB): wall time {wall:.1f} s ({n / wall:,.0f} rows/s); "
+                  f"peak memory {pss / 2**20:,.0f} MiB PSS ({rss / 2**20:,.0f} MiB RSS summed)")

@@ -13,7 +13,8 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("service.serve", "run the HTTP service (Flask app under gunicorn)"),
     "diagnose": ("service.diagnose_cmd", "diagnose one runner from evidence given on the command line"),
-    "score": ("service.score_cmd", "score a CSV/Parquet survey file (streamed; optional Dask)"),
+    "score": ("service.score_cmd", "score a survey file: CSV, Excel, SPSS, Stata, SAS, Parquet (streamed; optional Dask)"),
+    "mapping": ("service.mapping_cmd", "draft a survey mapping from a survey file, or check one against it"),
     "simulate": ("service.simulate_cmd", "forward-sample synthetic runners from the network"),
     "learn": ("service.learn_cmd", "update the priors from runners with confirmed diagnoses (MAP-EM); writes a new priors folder"),
     "export": ("service.export_cmd", "write the network as BIF, XMLBIF, NET (Hugin), XDSL (GeNIe) or UAI"),

@@ -28,12 +28,12 @@ def write_simulated(model, n: int, path: str, seed: int | None = None, missing: 
 
     from .batch import OutputWriter, file_format
 
-    fmt = file_format(path, "output")
+    file_format(path, "output")
     rng = np.random.default_rng(seed)
     fields = [pa.field(v, pa.string()) for v in model.evidence_order]
     fields += [pa.field(f"true_{c}", pa.int64()) for c in model.conditions]
     schema = pa.schema(fields)
-    writer = OutputWriter(path, fmt, schema)
+    writer = OutputWriter(path, schema, digits=None)
     try:
         done = 0
         while done < n or (n == 0 and done == 0):

@@ -91,6 +91,6 @@ def test_simulate_command_chunks_and_formats(model, tmp_path):
 
 
 def test_simulate_command_refuses_unknown_extension(tmp_path, capsys):
-    assert run_command(simulate_cmd, ["-n", "10", "-o", str(tmp_path / "a.xlsx")]) == 2
-    assert "unsupported extension '.xlsx'; use .csv or .parquet" in capsys.readouterr().err
-    assert not (tmp_path / "a.xlsx").exists()
+    assert run_command(simulate_cmd, ["-n", "10", "-o", str(tmp_path / "a.json")]) == 2
+    assert "unsupported extension '.json'" in capsys.readouterr().err
+    assert not (tmp_path / "a.json").exists()
