@@ -122,7 +122,7 @@ class HipModel:
         red flags of every variant (so ``fever: present`` is surfaced whichever value came last)."""
         from dataclasses import replace
 
-        from .triage import SEVERITY
+        from .reasoning.triage import SEVERITY
 
         base = dict(pairs)
         screens = [self.screen(base)] + [self.screen({**base, k: v}) for k, v in pairs]

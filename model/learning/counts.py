@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from ..engine import Engine
-from ..engine_math import NEG
+from ..inference.engine import Engine
+from ..inference.engine_math import NEG
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import minimize
 
-from ..engine import Engine
+from ..inference.engine import Engine
 from ..priors import Priors
 from .counts import Counts, Observed, expected_counts
 from .space import ParameterSpace, table_values

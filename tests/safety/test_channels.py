@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from model.triage import SEVERITY
+from model.reasoning.triage import SEVERITY
 
 from .cases import CASES
 from .channels import CHANNELS, Context, Outcome

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from model import EvidenceError, PriorsError, load_model
-from model.triage import SEVERITY
+from model.reasoning.triage import SEVERITY
 from service.strict_json import DuplicateKeyError, read_json_text
 
 from .cases import HUGE_INT, ORDINARY_SORENESS
