@@ -29,7 +29,8 @@ def test_rows_order_and_columns_untouched(model, sim_csv, tmp_path, capsys, src,
     original = read_str(sim_csv[0])
     result = read_any(out)
     assert len(result) == len(original)
-    tail = _p_cols(model) + ["triage", "red_flags", "error"]
+    tail = _p_cols(model) + ["triage", "red_flags", "error", "outside_population", "provisional", "open_questions",
+                             "triage_reasons"]  # every column HipModel.score returns, in its order
     assert list(result.columns) == list(original.columns) + tail
     got = result[original.columns]
     if dst == "parquet" or src == "parquet":
