@@ -13,8 +13,11 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
-from .vocabulary import EvidenceError, Vocabulary
+from .errors import EvidenceError
+
+Vocabulary = Any  # a model.vocabulary.Vocabulary (not imported: that module imports this one)
 
 CLOSE_SPELLING = 0.85  # difflib ratio from which a header is taken for a misspelt variable id
 

@@ -20,6 +20,13 @@ import pandas as pd
 from .priors import AgeRange, Priors
 
 RULE = "outside_population"
+RULE_CHILD = "outside_population_child"
+# Triage level of a case outside the population: a child's hip pain is assessed the same day (a
+# slipped upper femoral epiphysis must be caught before it slips further, and the model can rule
+# out none of a child's must-not-miss causes); above the range, a clinician (see the reason in
+# priors/conditions.yaml population.age_range).
+LEVEL_CHILD = "urgent"
+LEVEL_ABOVE = "see_clinician"
 SOURCE = "priors/conditions.yaml: population.age_range"
 
 
@@ -30,6 +37,7 @@ class OutsidePopulation:
     reason: str
     rule: str = RULE
     source: str = SOURCE
+    level: str = LEVEL_ABOVE  # the triage level this alone gives (not in the JSON: the triage reason carries it)
 
     def to_dict(self) -> dict[str, str]:
         return {"reason": self.reason, "rule": self.rule, "source": self.source}
@@ -48,7 +56,8 @@ class Population:
         if below:
             text = (f"age below {lo} years: the model is built for adult runners aged {lo} to {hi}; hip pain in a "
                     "child or adolescent has must-not-miss causes it does not hold (e.g. a slipped upper femoral "
-                    "epiphysis), so it needs a clinician")
+                    "epiphysis, which must be caught before it slips further), so it needs an urgent assessment")
+            return OutsidePopulation(text, RULE_CHILD, SOURCE, LEVEL_CHILD)
         else:
             text = (f"age above {hi} years: the model is built for adult runners aged {lo} to {hi}; its base rates "
                     "do not describe older people and hip pain at that age has causes it does not hold")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 import math
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .columns import columns_as_variables
+from .errors import EvidenceError, shown
 from .priors import Numeric, Priors
 
 UNKNOWN_WORDS = frozenset({"", "unknown", "not known", "na", "n/a", "nan", "none", "null"})
@@ -34,18 +35,6 @@ _SYNONYMS: dict[tuple[str, ...], dict[str, tuple[str, ...]]] = {
 }
 
 
-MAX_SHOWN = 40  # characters of an answer quoted back in a message (a 400-digit number is not worth echoing)
-
-
-def shown(value: Any) -> str:
-    """``repr(value)``, cut to :data:`MAX_SHOWN` characters: messages name a value, never carry a huge one."""
-    try:
-        text = repr(value)
-    except ValueError:  # int too large for repr (over sys.get_int_max_str_digits() digits)
-        text = f"<int of more than {sys.get_int_max_str_digits()} digits>"
-    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 3] + "..."
-
-
 def is_missing(value: Any) -> bool:
     """True for the scalars that mean 'not answered': ``None``, ``float('nan')``, ``numpy.nan``,
     ``pandas.NA`` and ``pandas.NaT`` (as ``HipModel.score`` reads an empty cell)."""
@@ -54,51 +43,6 @@ def is_missing(value: Any) -> bool:
     if isinstance(value, (float, np.floating)):
         return bool(np.isnan(value))
     return False
-
-
-def json_safe(value: Any) -> Any:
-    """A value as it may be echoed in JSON: finite numbers, short strings and booleans as they are,
-    anything else (inf, nan, a huge integer, an object) as a shortened repr."""
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int) and abs(value) < 10**15:
-        return value
-    if isinstance(value, float) and math.isfinite(value):
-        return value
-    if isinstance(value, str) and len(value) <= MAX_SHOWN:
-        return value
-    return shown(value)
-
-
-class EvidenceError(ValueError):
-    """An answer that cannot be understood: names the field, the value, what is allowed and the
-    closest match, so a user (or an HTTP problem response) can say exactly what to fix."""
-
-    CODES = ("unknown_variable", "unknown_state", "out_of_range", "not_a_number", "conflict", "impossible", "invalid")
-
-    def __init__(self, field: str, message: str, *, value: Any = None, allowed: list[str] | None = None,
-                 suggestion: str | None = None, code: str = "invalid") -> None:
-        self.field = field
-        self.code = code  # one of CODES: what kind of problem, for programs (HTTP problem types)
-        self.value = value
-        self.allowed = list(allowed or [])
-        self.suggestion = suggestion
-        text = f"{field}: {message}"
-        if allowed:
-            text += f"; allowed: {', '.join(map(str, allowed))}"
-        if suggestion:
-            text += f" (did you mean {suggestion!r}?)"
-        super().__init__(text)
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"field": self.field, "code": self.code, "message": str(self)}
-        if self.value is not None:
-            out["value"] = json_safe(self.value)
-        if self.allowed:
-            out["allowed"] = self.allowed
-        if self.suggestion:
-            out["suggestion"] = self.suggestion
-        return out
 
 
 @dataclass(frozen=True)
@@ -253,7 +197,6 @@ class Vocabulary:
         errors = np.full(n, None, dtype=object)
         position = {vid: j for j, vid in enumerate(order)}
         seen_by: dict[str, str] = {}
-        from .columns import columns_as_variables  # here: model.columns imports this module
 
         as_variable = columns_as_variables(self, list(df.columns))  # EvidenceError: a close spelling, or no variable
         for column in df.columns:

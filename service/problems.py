@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Response
 
-from model.vocabulary import json_safe
+from model.errors import json_safe
 
 from .strict_json import DuplicateKeyError
 

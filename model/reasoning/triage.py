@@ -7,7 +7,7 @@ The rules (``priors/red_flags.yaml`` and the population of ``priors/conditions.y
 - A must-not-miss condition that cannot be excluded raises the level: a posterior rule fires when
   the exact posterior reaches its threshold. The lowest such threshold is an expected-harm
   threshold (refer when p * harm of a miss >= (1 - p) * cost of a visit; see red_flags.yaml).
-- A case outside the model's population is at least ``see_clinician``.
+- A case outside the model's population is at least ``see_clinician`` (``urgent`` below the adult age range).
 - With none of these, ``see_clinician`` when an injury (anything but ordinary soreness) is more
   likely than not, else ``self_care``.
 - A case with no answers gets no level (``None``), only the questions to ask.
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..population import OutsidePopulation
+from ..population import LEVEL_ABOVE, LEVEL_CHILD, RULE_CHILD, OutsidePopulation
 from ..priors import TRIAGE_LEVELS, Priors
 
 SEVERITY = {level: i for i, level in enumerate(TRIAGE_LEVELS)}  # 0 = most severe
@@ -111,7 +111,8 @@ class TriageRules:
         # Every rule in one canonical order: most severe first, file order within a level.
         rules: list[tuple[str, str, str]] = [(r.id, r.level, "finding") for r in self.finding_rules]
         rules += [(r.id, r.level, "posterior") for r in self.posterior_rules]
-        rules += [(OUTSIDE, "see_clinician", "population"), (LIKELY_INJURY, "see_clinician", "likely")]
+        rules += [(RULE_CHILD, LEVEL_CHILD, "population"), (OUTSIDE, LEVEL_ABOVE, "population"),
+                  (LIKELY_INJURY, "see_clinician", "likely")]
         self.rule_order = sorted(rules, key=lambda r: SEVERITY[r[1]])  # stable
         self.rule_rank = {r[0]: i for i, r in enumerate(self.rule_order)}
         # Screening questions: the variables of the red-flag rules, most severe rule first.
@@ -147,7 +148,7 @@ class TriageRules:
                 flags.append(RedFlag(rule.id, rule.level, reason, rule.source, rule.quote))
         fired += [(f.id, Reason(f.id, f.level, f.reason, f.source)) for f in flags]
         if outside is not None:
-            fired.append((OUTSIDE, Reason(OUTSIDE, "see_clinician", outside.reason, outside.source)))
+            fired.append((outside.rule, Reason(outside.rule, outside.level, outside.reason, outside.source)))
         likely = [c for c in self.injuries if posterior.get(c, 0.0) >= self.likely_injury]
         if likely:
             top = max(likely, key=lambda c: posterior[c])
@@ -215,11 +216,10 @@ class TriageRules:
             for rule in self.posterior_rules:
                 masks[rule.id] = posterior[:, cpos[rule.condition]] >= rule.threshold.value
             masks[LIKELY_INJURY] = (posterior[:, [cpos[c] for c in self.injuries]] >= self.likely_injury).any(axis=1)
-        outside = np.zeros(n, dtype=bool)
-        for m in (outside_below, outside_above):
-            if m is not None:
-                outside |= m
-        masks[OUTSIDE] = outside
+        none = np.zeros(n, dtype=bool)
+        masks[RULE_CHILD] = none if outside_below is None else outside_below
+        masks[OUTSIDE] = none if outside_above is None else outside_above
+        outside = masks[RULE_CHILD] | masks[OUTSIDE]
         severity = np.full(n, SEVERITY["self_care"], dtype=np.int64)
         for i, (rid, level, _) in enumerate(self.rule_order):
             mask = masks[rid]

@@ -45,9 +45,13 @@ ESSENTIAL: list[dict[str, Any]] = [
      "expect": {"status": 400, "red_flags": ["cannot_bear_weight"], "triage_at_least": "urgent", "error_field": "sex"}},
     # An unknown field is refused by the one-case channels (a typo could hide an answer); a survey file's
     # other columns (ids, notes) are passed through unscored by the batch scorer, with a warning.
-    {"id": "unknown-variable-with-fever", "evidence": {"fevr": "present", "fever": "present", "pain_groin": "present"},
-     "expect": {"status": 400, "red_flags": ["fever"], "triage_at_least": "urgent", "error_field": "fevr",
+    {"id": "unknown-variable-with-fever", "evidence": {"clinic_note": "present", "fever": "present", "pain_groin": "present"},
+     "expect": {"status": 400, "red_flags": ["fever"], "triage_at_least": "urgent", "error_field": "clinic_note",
                 "not_refused_by": ["batch", "score-file"]}},
+    # A field that misspells a variable (could be the fever column itself): refused everywhere, naming it;
+    # a table is refused as a whole (issue 14), so nothing is scored under a wrong header.
+    {"id": "misspelt-variable", "evidence": {"fevr": "present", "pain_groin": "present"},
+     "expect": {"status": 400, "no_level": True, "error_field": "fevr"}},
     {"id": "unreadable-answer-no-red-flag", "evidence": {"sex": "other", "pain_groin": "present"},
      "expect": {"status": 400, "no_level": True, "error_field": "sex"}},
     # item 3: numbers beyond any float range: a clear 400 naming the field, never a 500

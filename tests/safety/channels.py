@@ -117,8 +117,13 @@ def batch_channel(ctx: Context, case: dict) -> Outcome:
     evidence = evidence_of(case)
     if evidence is None:
         return Outcome("batch", refused=True, applicable=False)
+    from model import EvidenceError
+
     frame = pd.DataFrame([evidence], dtype=object) if evidence else pd.DataFrame(index=[0])
-    row = ctx.model.score(frame).iloc[0]
+    try:
+        row = ctx.model.score(frame).iloc[0]
+    except EvidenceError as exc:  # a column header is refused: the whole table is (issue 14)
+        return Outcome("batch", True, None, None, set(), None, None, [exc.field])
     error = row["error"]
     return Outcome("batch", error is not None, None, row["triage"], set(filter(None, row["red_flags"].split("; "))),
                    row["outside_population"] is not None, bool(row["provisional"]),
@@ -134,15 +139,23 @@ def score_file_channel(ctx: Context, case: dict) -> Outcome:
     if evidence is None:
         return Outcome("score-file", refused=True, applicable=False)
     src, out = ctx.tmp / f"{case['id']}.csv", ctx.tmp / f"{case['id']}.scored.csv"
-    row = {k: ("" if v is None else str(v)) for k, v in evidence.items()} or {"note": "no answers"}
+    # a survey row with nothing answered: the question columns are there, every cell blank
+    row = {k: ("" if v is None else str(v)) for k, v in evidence.items()} or {"fever": ""}
     pd.DataFrame([row], dtype=str).to_csv(src, index=False)
-    score_file(Job(str(src), str(out), warn=lambda msg: None, progress=False))
+    from service.batch import BatchError
+
+    try:
+        score_file(Job(str(src), str(out), warn=lambda msg: None, progress=False))
+    except BatchError as exc:  # the job is refused as a whole (e.g. a header that misspells a variable)
+        named = re.search(r"'([^']+)'", str(exc))
+        return Outcome("score-file", True, None, None, set(), None, None, [named.group(1) if named else _field_of(str(exc))])
     got = pd.read_csv(out, dtype=str, keep_default_na=False).iloc[0]
     error = got["error"] or None
-    return Outcome("score-file", error is not None, None, got["triage"] or None,
+    empty = error is not None and error.startswith("empty row")  # reported as empty, not refused: no triage
+    return Outcome("score-file", error is not None and not empty, None, got["triage"] or None,
                    set(filter(None, got["red_flags"].split("; "))),
                    (got["outside_population"] != "") if "outside_population" in got else None,
-                   (got["provisional"] == "True") if "provisional" in got else None,
+                   (got["provisional"].lower() == "true" or empty) if "provisional" in got else None,
                    [_field_of(m) for m in error.split("; ")] if error else [])
 
 

@@ -13,9 +13,9 @@ def test_score_frame_has_the_safety_columns(model):
     assert list(out.columns[-len(SAFETY_COLUMNS):]) == SAFETY_COLUMNS
     assert out["outside_population"].iloc[0].startswith("age below 18 years")
     assert out["outside_population"].iloc[1:].isna().all()
-    assert list(out["triage"]) == ["see_clinician", None, "urgent"]
+    assert list(out["triage"]) == ["urgent", None, "urgent"]  # a child: same-day assessment
     assert list(out["provisional"]) == [True, True, True]
-    assert out["triage_reasons"].iloc[0].split("; ")[0] in ("stress_fracture_not_excluded", "outside_population")
+    assert out["triage_reasons"].iloc[0].split("; ")[0] == "outside_population_child"
     assert out["triage_reasons"].iloc[1] == "no_answers" and out["triage_reasons"].iloc[2] == "fever"
 
 

@@ -214,7 +214,9 @@ def test_population_age_range(model, age, outside):
     assert (row["outside_population"] is not None) == outside and row["triage"] == d["triage"]["level"]
     if outside:
         assert d["triage"]["level"] != "self_care"
-        assert d["triage"]["reasons"][0]["rule"] == "outside_population"
+        child = float(age) < 18
+        assert d["triage"]["reasons"][0]["rule"] == ("outside_population_child" if child else "outside_population")
+        assert d["triage"]["level"] == ("urgent" if child else "see_clinician")  # a child: same-day assessment
         assert d["outside_population"]["reason"] == row["outside_population"]
     else:
         assert d["triage"]["level"] == "self_care"
@@ -224,9 +226,9 @@ def test_a_child_below_the_numeric_range_is_refused_and_still_flagged(client, mo
     body = post(client, json.dumps({"evidence": {"age": 5, "pain_groin": P}})).get_json()
     assert body["status"] == 400 and body["field"] == "age"
     assert "below 18 years" in body["outside_population"]["reason"]
-    assert body["triage"]["level"] == "see_clinician"
+    assert body["triage"]["level"] == "urgent"  # a child: same-day assessment, even when the age is refused
     row = model.score(pd.DataFrame([{"age": 5, "pain_groin": P}])).iloc[0]
-    assert row["triage"] == "see_clinician" and row["outside_population"] and row["error"].startswith("age: ")
+    assert row["triage"] == "urgent" and row["outside_population"] and row["error"].startswith("age: ")
 
 
 def test_age_bands_never_place_a_case_outside(model):
@@ -317,7 +319,8 @@ def test_batch_open_questions_equal_single(model):
     ({"cannot_bear_weight": P}, "emergency", "cannot_bear_weight"),
     ({"fever": P}, "urgent", "fever"),
     ({"sex": "female", "age": 27, "pain_groin": P}, "see_clinician", "stress_fracture_not_excluded"),
-    ({"age": 12}, "see_clinician", "outside_population"),
+    ({"age": 12}, "urgent", "outside_population_child"),
+    ({"age": 85}, "see_clinician", "outside_population"),
     ({"sex": "female", "age": 45, "pain_lateral_hip": P, "pain_lying_on_side": P, "pain_groin": A,
       "localized_tenderness": P}, "see_clinician", "likely_injury"),
     (ORDINARY_SORENESS, "self_care", "no_rule_fired"),
