@@ -34,7 +34,7 @@ class LearnError(Exception):
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.epilog = EPILOG
     p.formatter_class = argparse.RawDescriptionHelpFormatter
-    p.add_argument("input", metavar="LABELLED", help="labelled file (.csv or .parquet)")
+    p.add_argument("input", metavar="LABELLED", help="labelled file (any format hipdx score reads: .csv, .parquet, .xlsx, .sav, .dta, ...)")
     p.add_argument("-o", "--output", required=True, metavar="PRIORS_DIR", help="new priors folder to write")
     p.add_argument("--mapping", metavar="MAP.yaml", help="how survey columns and answers map to variables (as hipdx score)")
     p.add_argument("--label", action="append", default=[], metavar="CONDITION=COLUMN",
