@@ -34,7 +34,7 @@ class LearnError(Exception):
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.epilog = EPILOG
     p.formatter_class = argparse.RawDescriptionHelpFormatter
-    p.add_argument("input", metavar="LABELLED", help="labelled file (.csv or .parquet)")
+    p.add_argument("input", metavar="LABELLED", help="labelled file (any format hipdx score reads: .csv, .parquet, .xlsx, .sav, .dta, ...)")
     p.add_argument("-o", "--output", required=True, metavar="PRIORS_DIR", help="new priors folder to write")
     p.add_argument("--mapping", metavar="MAP.yaml", help="how survey columns and answers map to variables (as hipdx score)")
     p.add_argument("--label", action="append", default=[], metavar="CONDITION=COLUMN",
@@ -75,17 +75,31 @@ class LearnRun:
         return pd.DataFrame(rows)
 
 
-def read_table(path: str) -> pd.DataFrame:
-    """The whole input file as a DataFrame, read by ``hipdx score``'s reader (CSV cells as text)."""
+@dataclass
+class LabelledTable:
+    """The whole input file, read by ``hipdx score``'s reader: ``frame`` (columns under the
+    reader's unique names; CSV cells as text), ``source`` (header as written, format, value labels,
+    decimal mark) and ``read_errors`` (a reader's error per row, e.g. a ragged CSV row, or None)."""
+
+    frame: pd.DataFrame
+    source: object
+    read_errors: list[str | None]
+
+
+def read_table(path: str) -> LabelledTable:
+    """Read ``path`` whole with ``hipdx score``'s reader (:func:`service.batch.open_input`); raises
+    :class:`service.batch.BatchError` when the file cannot be read."""
     import pyarrow as pa
 
-    from .batch import file_format, open_input
+    from .batch import open_input
 
-    fmt = file_format(path, "input")
-    schema, tables, _ = open_input(path, fmt, 1 << 20)
-    parts = list(tables)
-    table = pa.concat_tables(parts) if parts else schema.empty_table()
-    return table.to_pandas()
+    source = open_input(path, 1 << 20)
+    tables, errors = [], []
+    for chunk in source.chunks:
+        tables.append(chunk.table)
+        errors.extend(chunk.errors if chunk.errors is not None else [None] * chunk.table.num_rows)
+    table = pa.concat_tables(tables) if tables else source.schema.empty_table()
+    return LabelledTable(table.to_pandas(), source, errors)
 
 
 def parse_label_options(items: list[str]) -> dict[str, str]:
@@ -98,31 +112,39 @@ def parse_label_options(items: list[str]) -> dict[str, str]:
     return out
 
 
-def prepare(frame: pd.DataFrame, model, mapping_path: str | None, label_overrides: dict[str, str]):
-    """(Observed rows, skipped row mask, messages of skipped rows) from a labelled frame.
+def prepare(data: LabelledTable, model, mapping_path: str | None, label_overrides: dict[str, str]):
+    """(Observed rows, skipped row mask, messages of skipped rows) from a labelled table.
 
-    Raises :class:`LearnError` for a missing or bad label column, or when no row has a label.
+    The evidence columns are planned and read exactly as ``hipdx score`` does
+    (:func:`service.batch.make_plan`, :func:`service.batch.scoring.evidence_of`: variable ids,
+    aliases, questions, value labels, decimal commas, a mapping); the label columns are left out of
+    that plan. A row the reader or the mapping cannot read, or with an answer that is not a state,
+    is skipped (counted and shown). Raises :class:`LearnError` for a missing or bad label column, or
+    when no readable row has a label; :class:`service.batch.BatchError` / ``MappingError`` for a
+    header or mapping that cannot be read.
     """
     from model.learning import LabelError, Observed, encode_labels, label_columns
 
     from .batch import make_plan
-    from .mapping import load_mapping
+    from .batch.mapping import load_mapping
+    from .batch.scoring import evidence_of
 
+    frame, source = data.frame, data.source
     try:
         columns = label_columns(model.conditions, label_overrides)
         labels = encode_labels(frame, columns)
     except LabelError as exc:
         raise LearnError(f"label column {exc}") from None
     mapping = load_mapping(mapping_path, model.vocabulary) if mapping_path else None
-    evidence_columns = [c for c in frame.columns if c not in set(columns.values())]
-    plan = make_plan(evidence_columns, model.vocabulary, model.conditions, mapping)
-    evidence = frame[plan.direct]
-    map_errors: list[str | None] = [None] * len(frame)
-    if mapping is not None:
-        mapped, map_errors, _ = mapping.apply(frame)
-        evidence = pd.concat([evidence, mapped], axis=1) if len(evidence.columns) else mapped
+    label_set = set(columns.values())
+    keep_cols = [i for i, f in enumerate(source.schema.names) if f not in label_set]
+    names = [source.names[i] for i in keep_cols]
+    fields = [source.schema.names[i] for i in keep_cols]
+    plan = make_plan(names, fields, model.vocabulary, model.conditions, mapping,
+                     decimal=source.decimal, value_labels=source.value_labels)
+    evidence, map_errors, _ = evidence_of(frame, plan, model.vocabulary)
     codes, errors = model.vocabulary.encode_frame(evidence, model.evidence_order)
-    messages = [m or e for m, e in zip(map_errors, errors, strict=True)]
+    messages = [r or m or e for r, m, e in zip(data.read_errors, map_errors, errors, strict=True)]
     skipped = np.array([m is not None for m in messages], dtype=bool)
     n_rf = len(model.risk_factor_ids)
     observed = Observed(codes[:, :n_rf], codes[:, n_rf:], labels)
@@ -141,7 +163,7 @@ def learn_file(input_path: str, output: str, mapping: str | None = None, labels:
     from model.learning import learn, reliability, scores, write_learned_priors
 
     from .batch import BatchError
-    from .mapping import MappingError
+    from .batch.mapping import MappingError
 
     if not 0.0 <= holdout < 1.0:
         raise LearnError(f"--holdout must be at least 0 and below 1, got {holdout}")
@@ -153,8 +175,8 @@ def learn_file(input_path: str, output: str, mapping: str | None = None, labels:
         before = load_model(priors)
         if out.resolve() == Path(before.priors.directory).resolve():
             raise LearnError(f"{output}: is the source priors folder; learned priors go to a new folder")
-        frame = read_table(input_path)
-        observed, skipped, examples = prepare(frame, before, mapping, labels or {})
+        data = read_table(input_path)
+        observed, skipped, examples = prepare(data, before, mapping, labels or {})
     except (BatchError, MappingError, PriorsError) as exc:
         raise LearnError(str(exc)) from None
     t_read = time.perf_counter() - t0
@@ -173,7 +195,7 @@ def learn_file(input_path: str, output: str, mapping: str | None = None, labels:
     except PriorsError as exc:
         raise LearnError(str(exc)) from None
     after = load_model(written.directory)
-    run = LearnRun(result, before, after, len(frame), int(skipped.sum()), examples, len(train), len(test),
+    run = LearnRun(result, before, after, len(data.frame), int(skipped.sum()), examples, len(train), len(test),
                    int((observed.labels >= 0).any(axis=1).sum()), None, None, None, None,
                    {"read": t_read, "learn": t_learn})
     if len(test) and (test.labels >= 0).any():

@@ -48,8 +48,6 @@ def test_missing_answers_and_labels_match_pgmpy_posteriors(bundled, small_sample
     ve = VariableElimination(bundled.network)
     fam_fai = ["fai", "age_band", "high_impact_sport_history"]
     want_fai = np.zeros((2, 4, 2))
-    want_groin = np.zeros(counts.tables[("find", "pain_groin")].shape)
-    groin_parents = list(bundled.parameters.finding_parents["pain_groin"])
     loglik = 0.0
     for i in rows:
         evidence = {}
@@ -70,15 +68,6 @@ def test_missing_answers_and_labels_match_pgmpy_posteriors(bundled, small_sample
             if any(evidence.get(v, s) != s for v, s in state.items()):
                 continue
             want_fai[idx] += q.get_value(**{v: state[v] for v in free}) if free else 1.0
-        if "pain_groin" in evidence:
-            free = [p for p in groin_parents if p not in evidence]
-            q = ve.query(free, evidence=evidence, show_progress=False) if free else None
-            s = 0 if evidence["pain_groin"] == "present" else 1
-            for cfg in itertools.product(range(2), repeat=len(groin_parents)):
-                state = {p: ("present", "absent")[c] for p, c in zip(groin_parents, cfg, strict=True)}
-                if any(evidence.get(p, st) != st for p, st in state.items()):
-                    continue
-                want_groin[(s, *cfg)] += q.get_value(**{p: state[p] for p in free}) if free else 1.0
         answers = {v: s for v, s in evidence.items() if v not in bundled.conditions}
         labelled = {v: s for v, s in evidence.items() if v in bundled.conditions}
         rf, fd = bundled.codes(answers)
@@ -87,6 +76,9 @@ def test_missing_answers_and_labels_match_pgmpy_posteriors(bundled, small_sample
             q = ve.query(list(labelled), evidence=answers or None, show_progress=False)
             loglik += float(np.log(q.get_value(**labelled)))
     assert np.allclose(counts.tables[("cond", "fai")], want_fai, atol=1e-9)
+    # pain_groin (argues against three conditions) is in a group with worse_twisting: its counts
+    # come from every row that answers either
+    want_groin = _family_posterior_sum(bundled, ve, sub, "pain_groin")
     assert np.allclose(counts.tables[("find", "pain_groin")], want_groin, atol=1e-9)
     assert counts.loglik == pytest.approx(loglik, abs=1e-8)
 
@@ -107,3 +99,71 @@ def test_a_row_with_nothing_observed_has_probability_one(bundled):
     assert counts.loglik == pytest.approx(0.0, abs=1e-12)
     # its expected counts are the prior: P(gtps present) summed over its family
     assert counts.tables[("cond", "gtps")][0].sum() == pytest.approx(bundled.prior_probabilities["gtps"], abs=1e-12)
+
+
+def _row_evidence(model, obs: Observed, i: int) -> dict[str, str]:
+    """Row ``i`` of ``obs`` as pgmpy evidence (state names), unknown values left out."""
+    evidence = {}
+    for j, v in enumerate(model.risk_factor_ids):
+        if obs.rf_codes[i, j] >= 0:
+            evidence[v] = model.variables[v].states[obs.rf_codes[i, j]]
+    for j, v in enumerate(model.finding_ids):
+        if obs.finding_codes[i, j] >= 0:
+            evidence[v] = model.variables[v].states[obs.finding_codes[i, j]]
+    for j, c in enumerate(model.conditions):
+        if obs.labels[i, j] >= 0:
+            evidence[c] = ("present", "absent")[obs.labels[i, j]]
+    return evidence
+
+
+def _family_posterior_sum(model, ve, obs: Observed, finding: str) -> np.ndarray:
+    """sum over the rows that answer any finding of ``finding``'s evidence group of pgmpy's exact
+    P(finding, its parents | row), as (2, 2, ...) in the parents' order, index 0 = first state."""
+    group = next(f.members for f in model.engine.factors if finding in f.members)
+    family = [finding, *model.parameters.finding_parents[finding]]
+    want = np.zeros((2,) * len(family))
+    for i in range(len(obs)):
+        evidence = _row_evidence(model, obs, i)
+        if not any(m in evidence for m in group):
+            continue
+        free = [v for v in family if v not in evidence]
+        q = ve.query(free, evidence=evidence, show_progress=False) if free else None
+        for cfg in itertools.product(range(2), repeat=len(family)):
+            state = {v: (("present", "absent") if v in model.conditions else model.variables[v].states)[c]
+                     for v, c in zip(family, cfg, strict=True)}
+            if any(evidence.get(v, st) != st for v, st in state.items()):
+                continue
+            want[cfg] += q.get_value(**{v: state[v] for v in free}) if free else 1.0
+    return want
+
+
+@pytest.mark.parametrize("finding", [
+    "pain_lying_on_side",  # depends_on pain_lateral_hip (a group of four findings)
+    "night_pain",  # depends_on pain_lying_on_side and argues_against muscle_soreness
+    "improves_with_warmup",  # argues_against stress_fracture and itb_syndrome (a group of one)
+    "worse_twisting",  # depends_on pain_groin (a group of two)
+])
+def test_dependent_and_inhibited_families_match_pgmpy(bundled, small_sample, finding):
+    """The new table forms' expected counts are sums of pgmpy's exact joint posteriors, to 1e-9:
+    members of a dependent group may be answered or missing (a missing parent finding is inferred)."""
+    from pgmpy.inference import VariableElimination
+
+    _, obs = small_sample
+    sub = obs.take(np.arange(16))
+    params = bundled.parameters
+    assert params.finding_depends[finding] or params.finding_against[finding].shape[1] > 0
+    counts = expected_counts(bundled.engine, params, sub, dtype=np.float64).tables[("find", finding)]
+    want = _family_posterior_sum(bundled, VariableElimination(bundled.network), sub, finding)
+    assert counts.shape == want.shape
+    assert want.sum() > 0
+    assert np.allclose(counts, want, atol=1e-9)
+
+
+def test_the_sample_has_a_missing_member_next_to_an_answered_one(bundled, small_sample):
+    """The pgmpy comparison above covers rows where a depended-on finding is missing but a member
+    of its group is answered (so the missing member is inferred, not skipped)."""
+    _, obs = small_sample
+    codes = obs.finding_codes[:16]
+    hip, lying = bundled.finding_ids.index("pain_lateral_hip"), bundled.finding_ids.index("pain_lying_on_side")
+    assert ((codes[:, hip] < 0) & (codes[:, lying] >= 0)).any()
+    assert ((codes[:, hip] >= 0) & (codes[:, lying] < 0)).any()

@@ -113,3 +113,17 @@ def test_rows_with_unreadable_answers_are_skipped_and_counted(labelled, tmp_path
     assert code == 0
     assert "300 rows read, 2 skipped" in printed and "skipped row 3: " in printed and "night_pain" in printed
     assert isinstance(pd.read_csv(tmp_path / "typo.csv"), pd.DataFrame)
+
+
+def test_a_semicolon_survey_with_a_ragged_row_is_read_like_hipdx_score(labelled, tmp_path, capsys):
+    """The input goes through hipdx score's reader: the dialect is sniffed, and a row the reader
+    cannot take (one field too many) is skipped with the reader's own message, not a crash."""
+    path = tmp_path / "semicolon.csv"
+    labelled.to_csv(path, index=False, sep=";")
+    lines = path.read_text().splitlines()
+    lines[5] += ";extra"  # data row 5
+    path.write_text("\n".join(lines) + "\n")
+    code = main(["learn", str(path), "-o", str(tmp_path / "out"), "--max-iter", "1"])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert "300 rows read, 1 skipped" in printed and "skipped row 5: " in printed

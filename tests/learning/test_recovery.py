@@ -1,8 +1,11 @@
 """Recovery: data simulated from a network with known changes move exactly those numbers toward the truth.
 
-The "true" network differs from the bundled priors in four stated ways: three links much stronger
+The "true" network differs from the bundled priors in six stated ways: three links much stronger
 (muscle strain -> groin pain 0.30 -> 0.70, tendinopathy -> deep buttock pain 0.25 -> 0.65, muscle
-soreness -> stiffness 0.40 -> 0.80) and one base rate doubled (ITB syndrome 0.10 -> 0.20). 6,000
+soreness -> stiffness 0.40 -> 0.80), one base rate doubled (ITB syndrome 0.10 -> 0.20), and the two
+new table forms: a finding-to-finding arc stronger (outer-hip pain -> pain lying on the side,
+``depends_on``, 0.35 -> 0.75) and an inhibiting link stronger (ITB syndrome against pain that
+improves with warming up, ``argues_against``, 0.50 -> 0.90). 6,000
 runners are simulated from it with 30% of answers and 50% of labels missing at random; learning
 starts from the bundled priors. notebooks/04_learning.ipynb runs the same experiment on 20,000.
 Tolerances (stated): each changed number ends within 0.06 of the truth and at least 75% of the way
@@ -28,6 +31,8 @@ CHANGES = {
     "findings.pain_buttock_deep.causes.tendinopathy": 0.65,
     "findings.stiffness.causes.muscle_soreness": 0.80,
     "conditions.itb_syndrome.base_rate": 0.20,
+    "findings.pain_lying_on_side.depends_on.pain_lateral_hip": 0.75,
+    "findings.improves_with_warmup.argues_against.itb_syndrome": 0.90,
 }
 TRAIN, HELD_OUT = 6000, 4000
 
