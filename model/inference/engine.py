@@ -109,6 +109,7 @@ class Engine:
         with np.errstate(divide="ignore"):
             self.log_joint_rc = safe_log(joint)
         self._partial_cache: dict[int, np.ndarray] = {}
+        self._marginal_cache: dict[int, np.ndarray] = {}
 
         # Findings -> evidence factors (a dependent group is one factor over its answer patterns).
         fpos = {f[0]: i for i, f in enumerate(findings)}
@@ -282,8 +283,10 @@ class Engine:
     def _log_prior_by_pattern(self, rf_codes: np.ndarray) -> np.ndarray:
         """(n, 2^K) log P(C, answered risk factors).
 
-        A fully answered row is one row of the compiled ``log J``; a partly answered pattern is a
-        sum over the consistent grid rows, computed once per distinct pattern and cached.
+        A fully answered row is one row of the compiled ``log J``; a partly answered pattern with
+        unanswered set U is one row of the marginal table ``S_U = sum over U's axes of J`` (see
+        :meth:`_marginal_table`), picked by the answered risk factors. Log rows are cached per
+        distinct pattern.
         """
         full = (rf_codes >= 0).all(axis=1)
         if full.all():
@@ -299,27 +302,58 @@ class Engine:
         missing = [i for i, key in enumerate(keys_list) if key not in rows]
         if missing:
             patterns = rf_codes[partial[first[missing]]]
-            if len(missing) <= 32:  # a few patterns (one diagnosis): sum the unanswered axes of the grid in place
-                grid = self.joint_rc.reshape(*self.rf_cards, -1)
-                sums = []
-                for pattern in patterns:
-                    picked = grid[tuple(int(c) if c >= 0 else slice(None) for c in pattern)]
-                    sums.append(picked.sum(axis=tuple(range(picked.ndim - 1))))
-                log_prior = safe_log(np.stack(sums))
-            else:
-                consistent = np.ones((len(missing), len(self.grid)), dtype=bool)
-                for j in range(len(self.risk_factor_ids)):
-                    obs = patterns[:, j][:, None]
-                    consistent &= (obs < 0) | (self.grid[None, :, j] == obs)
-                log_prior = safe_log(consistent.astype(float) @ self.joint_rc)
+            log_prior = safe_log(self.prior_rows(patterns))
             new = {keys_list[i]: row for i, row in zip(missing, log_prior, strict=True)}
             rows.update(new)
-            if len(self._partial_cache) + len(new) > 2048:  # bounded: at most ~32 MiB of cached log-priors
+            if len(self._partial_cache) + len(new) > 4096:  # bounded: at most ~64 MiB of cached log-priors
                 self._partial_cache.clear()
             self._partial_cache.update(new)
         table = np.stack([rows[k] for k in keys_list])
         out[partial] = table[inverse.reshape(-1)]
         return out
+
+    def prior_rows(self, patterns: np.ndarray) -> np.ndarray:
+        """(m, 2^K) P(C, answered risk factors) for m risk-factor answer patterns (-1 = unknown).
+
+        Exact sum over the unanswered risk factors' states, grouped by the unanswered set U: with
+        few completions (``prod of U's cards <= 16``) each pattern sums its consistent rows of
+        ``J``; with many, patterns read one row of the (small, cached) marginal table ``S_U``,
+        ``J`` summed over U's axes. Either way a pattern no longer costs a pass over the grid.
+        """
+        patterns = np.asarray(patterns, dtype=np.int64).reshape(-1, len(self.risk_factor_ids))
+        n_rf = patterns.shape[1]
+        out = np.empty((patterns.shape[0], self.joint_rc.shape[1]))
+        unknown = (patterns < 0) @ (1 << np.arange(n_rf, dtype=np.int64))
+        for mask in np.unique(unknown).tolist():
+            rows = np.nonzero(unknown == mask)[0]
+            free = [j for j in range(n_rf) if mask >> j & 1]
+            known = [j for j in range(n_rf) if not mask >> j & 1]
+            completions = int(np.prod(self.rf_cards[free])) if free else 1
+            if completions <= 16:
+                base = np.maximum(patterns[rows], 0) @ self._grid_radix  # (r,) grid row with U at state 0
+                offsets = self.grid[:, free] @ self._grid_radix[free] if free else np.zeros(1, dtype=np.int64)
+                offsets = np.unique(offsets)  # (completions,) every state combination of U
+                idx = base[:, None] + offsets[None, :]
+                out[rows] = self.joint_rc[idx].sum(axis=1)
+            else:
+                table = self._marginal_table(int(mask), free)
+                if known:
+                    radix = np.concatenate([np.cumprod(self.rf_cards[known][::-1])[::-1][1:], [1]]).astype(np.int64)
+                    out[rows] = table[patterns[np.ix_(rows, known)] @ radix]
+                else:
+                    out[rows] = table[0]
+        return out
+
+    def _marginal_table(self, mask: int, free: list[int]) -> np.ndarray:
+        """(prod of the answered risk factors' cards, 2^K) ``S_U``: ``J`` summed over the risk
+        factors ``free`` (bit j of ``mask``), answered ones in row-major order. Cached: only
+        called with more than 16 completions, so every table has fewer than 32 rows."""
+        hit = self._marginal_cache.get(mask)
+        if hit is None:
+            grid = self.joint_rc.reshape(*self.rf_cards, -1)
+            hit = grid.sum(axis=tuple(free)).reshape(-1, self.joint_rc.shape[1])
+            self._marginal_cache[mask] = hit
+        return hit
 
 
 def _reorder_states(cpd, order: list[str] | None) -> np.ndarray:
