@@ -20,6 +20,7 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 
 from .compiled import compile_factors
 from .engine_math import NEG, ZERO_EVIDENCE, safe_log
@@ -41,6 +42,10 @@ class EngineResult:
         return ~np.isfinite(self.log_evidence)
 
 
+BLOCK_ROWS = 81  # answer-pattern combinations per block of evidence factors (4 single findings)
+LATTICE_BYTES = 256 * 2**20  # at most this much (virtual) memory for the per-pattern log priors
+
+
 class Engine:
     """Exact posteriors of the binary conditions for many evidence rows at once.
 
@@ -53,7 +58,7 @@ class Engine:
         risk_factors: list[tuple[str, list[str], np.ndarray]],
         conditions: list[tuple[str, list[str], np.ndarray]],
         findings: list[tuple[str, list[str], list[str], np.ndarray]],
-        chunk_rows: int = 4096,
+        chunk_rows: int = 1024,
         factored_chunk_rows: int = 16384,
         factored_min_rows: int = 16,
     ) -> None:
@@ -146,6 +151,45 @@ class Engine:
         self.n_features = self.log_lik.shape[0]
         # Mixed-radix weights to turn a risk-factor answer pattern (with -1 = unknown) into a key.
         self._pattern_radix = np.cumprod(np.concatenate([[1], self.rf_cards[:-1] + 1])).astype(np.int64)
+        # Blocks of evidence factors for the batch product: a block's row for a combination of its
+        # factors' answer patterns holds the sum of their log-likelihood rows, so a row of the
+        # batch has one non-zero per block instead of one per answered factor (about half as
+        # many additions of 2^K-wide rows; the blocks are small enough to stay in cache).
+        self._blocks: list[tuple[np.ndarray, np.ndarray, int]] = []  # (factors, strides, first row)
+        block_rows = [np.zeros((1, 2**k))]
+        offset = 1  # row 0: every block unanswered (never referenced, but keeps offsets simple)
+        fi = 0
+        n_factors = len(self.factors)
+        while fi < n_factors:
+            members, size = [], 1
+            while fi < n_factors and size * self.factors[fi].n_patterns <= BLOCK_ROWS:
+                members.append(fi)
+                size *= self.factors[fi].n_patterns
+                fi += 1
+            if not members:  # a factor larger than a block: a block of its own
+                members, size = [fi], self.factors[fi].n_patterns
+                fi += 1
+            strides = np.cumprod([1] + [self.factors[f].n_patterns for f in members[:-1]]).astype(np.int64)
+            table = np.zeros((size, 2**k))
+            combos = np.arange(size)
+            for f, stride in zip(members, strides, strict=True):
+                pattern = (combos // stride) % self.factors[f].n_patterns
+                answered = pattern > 0
+                table[answered] += self.log_lik[self.factor_offsets[f] + pattern[answered] - 1]
+            self._blocks.append((np.array(members, dtype=np.intp), strides, offset))
+            block_rows.append(table)
+            offset += size
+        self._block_log_lik = np.concatenate(block_rows)
+        self.n_block_rows = offset
+        # Every risk-factor answer pattern's log prior, written on first use after the feature rows
+        # (one sparse product then scores a row); when the lattice of patterns would be too large,
+        # distinct patterns are looked up per chunk instead.
+        lattice = int(np.prod(self.rf_cards + 1))
+        self._log_rows: np.ndarray | None = None
+        if (self.n_block_rows + lattice) * 2**k * 8 <= LATTICE_BYTES:
+            self._log_rows = np.empty((self.n_block_rows + lattice, 2**k))
+            self._log_rows[:self.n_block_rows] = self._block_log_lik
+            self._filled = np.zeros(lattice, dtype=bool)
         # Row-major weights turning a fully answered risk-factor pattern into its grid row.
         self._grid_radix = np.concatenate([np.cumprod(self.rf_cards[::-1])[::-1][1:], [1]]).astype(np.int64)
         # Condition tables must follow the risk-factor-first axis order the factored path assumes.
@@ -159,7 +203,7 @@ class Engine:
 
     # ----------------------------------------------------------------------------------------
     @classmethod
-    def from_parameters(cls, priors, params, chunk_rows: int = 4096) -> Engine:
+    def from_parameters(cls, priors, params, chunk_rows: int = 1024) -> Engine:
         """Compile from the CPD arrays that ``model.network`` is built from (draw 0), without
         importing pgmpy: batch and HTTP workers need the engine, not the reference network.
         ``from_network`` on the built network gives the same tables (tested)."""
@@ -176,7 +220,7 @@ class Engine:
         return cls(rfs, conds, finds, chunk_rows=chunk_rows)
 
     @classmethod
-    def from_network(cls, network, risk_factor_ids, condition_ids, finding_ids, chunk_rows: int = 4096) -> Engine:
+    def from_network(cls, network, risk_factor_ids, condition_ids, finding_ids, chunk_rows: int = 1024) -> Engine:
         """Compile a pgmpy ``DiscreteBayesianNetwork`` of the three-layer shape.
 
         Conditions must be binary with states ``present``/``absent``; their CPDs are read with
@@ -260,10 +304,23 @@ class Engine:
         return marg, loge
 
     def _chunk(self, rf_codes: np.ndarray, finding_codes: np.ndarray, joint: bool):
-        log_prior = self._log_prior_by_pattern(rf_codes)
-        onehot = self._onehot(finding_codes)
-        logw = onehot @ self.log_lik
-        logw += log_prior
+        # log P(C, e) per row = its risk-factor pattern's log prior + its answered features' log
+        # likelihoods: one sparse product (a row has a handful of non-zeros among the features
+        # and one among the distinct patterns), so no dense (n, 2^K) gather or one-hot product.
+        n = finding_codes.shape[0]
+        patterns = (np.asarray(finding_codes, dtype=np.int64) + 1) @ self._pattern_weight  # (n, factors)
+        cols = np.empty((n, len(self._blocks) + 1), dtype=np.int64)
+        for b, (members, strides, first) in enumerate(self._blocks):
+            combo = patterns[:, members] @ strides
+            cols[:, b] = np.where(combo > 0, first + combo, 0)
+        if self._log_rows is not None:  # block rows and every pattern's log prior in one array
+            weights, cols[:, -1] = self._log_rows, self.n_block_rows + self._lattice_keys(rf_codes)
+        else:
+            table, pattern_of = self._log_prior_table(rf_codes)
+            weights, cols[:, -1] = np.concatenate([self._block_log_lik, table]), self.n_block_rows + pattern_of
+        rows, which = np.nonzero(cols > 0)
+        design = sparse.csr_matrix((np.ones(len(rows)), (rows, cols[rows, which])), shape=(n, weights.shape[0]))
+        logw = design @ weights
         top = logw.max(axis=1)
         np.subtract(logw, top[:, None], out=logw)
         np.exp(logw, out=logw)
@@ -279,6 +336,26 @@ class Engine:
             jt = logw / total[:, None]
             jt[bad] = np.nan
         return marg, log_evidence, jt
+
+    def _log_prior_table(self, rf_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(table (P, 2^K), pattern_of (n,)): the distinct risk-factor patterns' log P(C, answered
+        risk factors), and each row's index into it."""
+        keys = (rf_codes + 1) @ self._pattern_radix
+        uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        return self._log_prior_by_pattern(rf_codes[first]), inverse.reshape(-1)
+
+    def _lattice_keys(self, rf_codes: np.ndarray) -> np.ndarray:
+        """(n,) each row's risk-factor pattern key; fills the log prior of patterns not seen yet
+        into ``_log_rows`` (a lazily written array: pages never written take no memory)."""
+        keys = (rf_codes + 1) @ self._pattern_radix
+        new = np.unique(keys[~self._filled[keys]])
+        if len(new):
+            first = np.unique(keys, return_index=True)[1]
+            by_key = dict(zip(keys[first].tolist(), first.tolist(), strict=True))
+            patterns = rf_codes[[by_key[k] for k in new.tolist()]]
+            self._log_rows[self.n_block_rows + new] = safe_log(self.prior_rows(patterns))
+            self._filled[new] = True
+        return keys
 
     def _log_prior_by_pattern(self, rf_codes: np.ndarray) -> np.ndarray:
         """(n, 2^K) log P(C, answered risk factors).
