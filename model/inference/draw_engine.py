@@ -73,14 +73,14 @@ class DrawEngine:
         Two exact methods, equal to rounding (tested): ``grouped`` enumerates only the condition
         groups the case's answers couple (``model.grouped_draws``; 1-6 ms); ``contraction`` is the
         general tensor contraction (10-30 ms), kept as the independent reference. ``auto`` (the
-        default) is grouped: even when the answers couple every condition it was faster than the
-        contraction (median ~8-13 vs ~16-19 ms, p95 ~24-32 vs ~37-43 ms on the 55 of 300 random
-        bench cases that do; docs/benchmarks.md).
+        default) takes the contraction when the answers couple every condition, else grouped.
         """
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; allowed: {', '.join(METHODS)}")
-        if method == "auto":
-            method = "grouped"
+        if method == "auto":  # grouped, unless the answers couple every condition (then it has no advantage)
+            lay = self.grouped._layout(evidence)
+            coupled = sum(len(self.grouped.groups[g].members) for g in lay.coupled)
+            method = "contraction" if coupled >= len(self.conditions) else "grouped"
         if method == "grouped":
             return self.grouped.marginals(evidence)
         # Answered risk factors are sliced out of the condition factors (not just masked), so the

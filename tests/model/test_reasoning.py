@@ -222,27 +222,6 @@ def test_grouped_draws_equal_the_full_contraction(model, p_answer):
         assert np.abs(grouped - full).max() < 1e-12
 
 
-
-def test_auto_draw_method_is_grouped_and_exact_when_every_condition_is_coupled(model):
-    """``auto`` takes the grouped method even when the answers couple every condition; there it
-    still equals the contraction (the independent reference)."""
-    engine = model.reasoner.draw_engine
-    rng = np.random.default_rng(4)
-    seen = 0
-    for _ in range(200):
-        ev = {v: str(rng.choice(var.states)) for v, var in model.variables.items() if rng.random() < 0.35}
-        lay = engine.grouped._layout(ev)
-        if sum(len(engine.grouped.groups[g].members) for g in lay.coupled) < len(model.conditions):
-            continue
-        seen += 1
-        auto, full = engine.marginals(ev), engine.marginals(ev, method="contraction")
-        assert np.array_equal(auto, engine.marginals(ev, method="grouped"), equal_nan=True)
-        assert np.isnan(auto).sum() == np.isnan(full).sum() == 0
-        assert np.abs(auto - full).max() < 1e-12
-        if seen == 5:
-            break
-    assert seen == 5
-
 def test_interval_percentiles_are_numpys():
     from model.reasoning.reasoner import _percentiles
 
