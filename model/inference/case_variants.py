@@ -48,7 +48,6 @@ class CaseVariants:
         self.features = {int(fi): int(x) for fi, x in enumerate(feats) if x >= 0}
         rows = engine.log_lik[list(self.features.values())]
         self.log_lik = rows.sum(axis=0) if len(rows) else np.zeros(engine.log_lik.shape[1])
-        self._grid = engine.joint_rc.reshape(*engine.rf_cards, -1)
         self.prior = self.rf_prior(self.rf_codes)
         self._base: VariantResult | None = None
 
