@@ -309,7 +309,7 @@ def _bench_score(m, args: argparse.Namespace) -> None:
         print("  " + err.strip().replace("\n", "\n  "))
 
 
-def _measure_command(cmd: list[str]) -> tuple[int, float, int, int, str]:
+def _measure_cmd(cmd: list[str]) -> tuple[int, float, int, int, str]:
     """Run ``cmd``; (exit code, wall seconds, peak PSS and peak RSS of it and its children in bytes, stderr)."""
     import psutil
 
@@ -371,7 +371,7 @@ def _bench_survey_formats(m, args: argparse.Namespace) -> None:
             cmd = [sys.executable, "-m", "service.score_cmd", src, "-o", os.path.join(tmp, "scored.parquet"), "--mapping", mapping]
             if args.jobs is not None:
                 cmd += ["--jobs", str(args.jobs)]
-            rc, wall, pss, rss, err = _measure_command(cmd)
+            rc, wall, pss, rss, err = _measure_cmd(cmd)
             if rc != 0:
                 print(f"  {kind}: hipdx score failed ({rc}):\n{err}")
                 continue

@@ -48,17 +48,18 @@ class CaseVariants:
         self.features = {int(fi): int(x) for fi, x in enumerate(feats) if x >= 0}
         rows = engine.log_lik[list(self.features.values())]
         self.log_lik = rows.sum(axis=0) if len(rows) else np.zeros(engine.log_lik.shape[1])
-        self._grid = engine.joint_rc.reshape(*engine.rf_cards, -1)
         self.prior = self.rf_prior(self.rf_codes)
         self._base: VariantResult | None = None
 
     def rf_prior(self, rf_codes: np.ndarray, keep: int | None = None) -> np.ndarray:
-        """(2^K,) P(C, answered risk factors): the grid summed over its unanswered axes; with
-        ``keep`` (an unanswered risk factor), (its states, 2^K): that axis is not summed."""
-        picked = self._grid[tuple(int(c) if c >= 0 else slice(None) for c in rf_codes)]
-        unanswered = [j for j, c in enumerate(rf_codes) if c < 0]
-        axes = tuple(i for i, j in enumerate(unanswered) if j != keep)
-        return picked.sum(axis=axes) if axes else picked
+        """(2^K,) P(C, answered risk factors): ``J`` summed over the unanswered risk factors
+        (``Engine.prior_rows``); with ``keep`` (an unanswered risk factor), (its states, 2^K):
+        that risk factor is not summed."""
+        if keep is None:
+            return self.engine.prior_rows(np.asarray(rf_codes)[None, :])[0]
+        patterns = np.repeat(np.asarray(rf_codes, dtype=np.int64)[None, :], int(self.engine.rf_cards[keep]), axis=0)
+        patterns[:, keep] = np.arange(patterns.shape[0])
+        return self.engine.prior_rows(patterns)
 
     def _posterior(self, priors: np.ndarray, log_lik: np.ndarray, joint: bool = True) -> VariantResult:
         """Rows of P(C, risk factors) times rows (or one row) of exp(log-likelihood), normalised;
@@ -87,13 +88,9 @@ class CaseVariants:
     def without(self, risk_factors: Sequence[int], findings: Sequence[int]) -> tuple[VariantResult, VariantResult]:
         """The case with one answer left out: one row per listed risk factor, then per finding
         (engine indices of answered variables). Marginals only."""
-        rf_priors = []
-        for j in risk_factors:
-            codes = self.rf_codes.copy()
-            codes[j] = -1
-            rf_priors.append(self.rf_prior(codes))
-        rf_part = self._posterior(np.array(rf_priors).reshape(len(rf_priors), self.prior.shape[0]), self.log_lik[None, :],
-                                  joint=False)
+        patterns = np.repeat(self.rf_codes[None, :], len(risk_factors), axis=0)
+        patterns[np.arange(len(risk_factors)), list(risk_factors)] = -1
+        rf_part = self._posterior(self.engine.prior_rows(patterns), self.log_lik[None, :], joint=False)
         log_liks = np.empty((len(findings), self.log_lik.shape[0]))
         engine = self.engine
         for i, f in enumerate(findings):
@@ -114,8 +111,13 @@ class CaseVariants:
     def with_risk_factors(self, risk_factors: Sequence[int]) -> tuple[VariantResult, list[slice]]:
         """The case with each listed unanswered risk factor answered, one row per state (all in
         one result), and the rows of each risk factor."""
-        priors, spans = [], []
+        rows, spans = [], []
         for j in risk_factors:
-            spans.append(slice(len(priors), len(priors) + int(self.engine.rf_cards[j])))
-            priors.extend(self.rf_prior(self.rf_codes, keep=j))
-        return self._posterior(np.array(priors).reshape(len(priors), self.prior.shape[0]), self.log_lik[None, :]), spans
+            card = int(self.engine.rf_cards[j])
+            spans.append(slice(len(rows), len(rows) + card))
+            for state in range(card):
+                codes = self.rf_codes.copy()
+                codes[j] = state
+                rows.append(codes)
+        patterns = np.array(rows, dtype=np.int64).reshape(-1, len(self.rf_codes))
+        return self._posterior(self.engine.prior_rows(patterns), self.log_lik[None, :]), spans

@@ -20,6 +20,7 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 
 from .compiled import compile_factors
 from .engine_math import NEG, ZERO_EVIDENCE, safe_log
@@ -41,6 +42,10 @@ class EngineResult:
         return ~np.isfinite(self.log_evidence)
 
 
+BLOCK_ROWS = 81  # answer-pattern combinations per block of evidence factors (4 single findings)
+LATTICE_BYTES = 256 * 2**20  # at most this much (virtual) memory for the per-pattern log priors
+
+
 class Engine:
     """Exact posteriors of the binary conditions for many evidence rows at once.
 
@@ -53,7 +58,7 @@ class Engine:
         risk_factors: list[tuple[str, list[str], np.ndarray]],
         conditions: list[tuple[str, list[str], np.ndarray]],
         findings: list[tuple[str, list[str], list[str], np.ndarray]],
-        chunk_rows: int = 4096,
+        chunk_rows: int = 1024,
         factored_chunk_rows: int = 16384,
         factored_min_rows: int = 16,
     ) -> None:
@@ -109,6 +114,7 @@ class Engine:
         with np.errstate(divide="ignore"):
             self.log_joint_rc = safe_log(joint)
         self._partial_cache: dict[int, np.ndarray] = {}
+        self._marginal_cache: dict[int, np.ndarray] = {}
 
         # Findings -> evidence factors (a dependent group is one factor over its answer patterns).
         fpos = {f[0]: i for i, f in enumerate(findings)}
@@ -145,6 +151,45 @@ class Engine:
         self.n_features = self.log_lik.shape[0]
         # Mixed-radix weights to turn a risk-factor answer pattern (with -1 = unknown) into a key.
         self._pattern_radix = np.cumprod(np.concatenate([[1], self.rf_cards[:-1] + 1])).astype(np.int64)
+        # Blocks of evidence factors for the batch product: a block's row for a combination of its
+        # factors' answer patterns holds the sum of their log-likelihood rows, so a row of the
+        # batch has one non-zero per block instead of one per answered factor (about half as
+        # many additions of 2^K-wide rows; the blocks are small enough to stay in cache).
+        self._blocks: list[tuple[np.ndarray, np.ndarray, int]] = []  # (factors, strides, first row)
+        block_rows = [np.zeros((1, 2**k))]
+        offset = 1  # row 0: every block unanswered (never referenced, but keeps offsets simple)
+        fi = 0
+        n_factors = len(self.factors)
+        while fi < n_factors:
+            members, size = [], 1
+            while fi < n_factors and size * self.factors[fi].n_patterns <= BLOCK_ROWS:
+                members.append(fi)
+                size *= self.factors[fi].n_patterns
+                fi += 1
+            if not members:  # a factor larger than a block: a block of its own
+                members, size = [fi], self.factors[fi].n_patterns
+                fi += 1
+            strides = np.cumprod([1] + [self.factors[f].n_patterns for f in members[:-1]]).astype(np.int64)
+            table = np.zeros((size, 2**k))
+            combos = np.arange(size)
+            for f, stride in zip(members, strides, strict=True):
+                pattern = (combos // stride) % self.factors[f].n_patterns
+                answered = pattern > 0
+                table[answered] += self.log_lik[self.factor_offsets[f] + pattern[answered] - 1]
+            self._blocks.append((np.array(members, dtype=np.intp), strides, offset))
+            block_rows.append(table)
+            offset += size
+        self._block_log_lik = np.concatenate(block_rows)
+        self.n_block_rows = offset
+        # Every risk-factor answer pattern's log prior, written on first use after the feature rows
+        # (one sparse product then scores a row); when the lattice of patterns would be too large,
+        # distinct patterns are looked up per chunk instead.
+        lattice = int(np.prod(self.rf_cards + 1))
+        self._log_rows: np.ndarray | None = None
+        if (self.n_block_rows + lattice) * 2**k * 8 <= LATTICE_BYTES:
+            self._log_rows = np.empty((self.n_block_rows + lattice, 2**k))
+            self._log_rows[:self.n_block_rows] = self._block_log_lik
+            self._filled = np.zeros(lattice, dtype=bool)
         # Row-major weights turning a fully answered risk-factor pattern into its grid row.
         self._grid_radix = np.concatenate([np.cumprod(self.rf_cards[::-1])[::-1][1:], [1]]).astype(np.int64)
         # Condition tables must follow the risk-factor-first axis order the factored path assumes.
@@ -158,7 +203,7 @@ class Engine:
 
     # ----------------------------------------------------------------------------------------
     @classmethod
-    def from_parameters(cls, priors, params, chunk_rows: int = 4096) -> Engine:
+    def from_parameters(cls, priors, params, chunk_rows: int = 1024) -> Engine:
         """Compile from the CPD arrays that ``model.network`` is built from (draw 0), without
         importing pgmpy: batch and HTTP workers need the engine, not the reference network.
         ``from_network`` on the built network gives the same tables (tested)."""
@@ -175,7 +220,7 @@ class Engine:
         return cls(rfs, conds, finds, chunk_rows=chunk_rows)
 
     @classmethod
-    def from_network(cls, network, risk_factor_ids, condition_ids, finding_ids, chunk_rows: int = 4096) -> Engine:
+    def from_network(cls, network, risk_factor_ids, condition_ids, finding_ids, chunk_rows: int = 1024) -> Engine:
         """Compile a pgmpy ``DiscreteBayesianNetwork`` of the three-layer shape.
 
         Conditions must be binary with states ``present``/``absent``; their CPDs are read with
@@ -259,10 +304,23 @@ class Engine:
         return marg, loge
 
     def _chunk(self, rf_codes: np.ndarray, finding_codes: np.ndarray, joint: bool):
-        log_prior = self._log_prior_by_pattern(rf_codes)
-        onehot = self._onehot(finding_codes)
-        logw = onehot @ self.log_lik
-        logw += log_prior
+        # log P(C, e) per row = its risk-factor pattern's log prior + its answered features' log
+        # likelihoods: one sparse product (a row has a handful of non-zeros among the features
+        # and one among the distinct patterns), so no dense (n, 2^K) gather or one-hot product.
+        n = finding_codes.shape[0]
+        patterns = (np.asarray(finding_codes, dtype=np.int64) + 1) @ self._pattern_weight  # (n, factors)
+        cols = np.empty((n, len(self._blocks) + 1), dtype=np.int64)
+        for b, (members, strides, first) in enumerate(self._blocks):
+            combo = patterns[:, members] @ strides
+            cols[:, b] = np.where(combo > 0, first + combo, 0)
+        if self._log_rows is not None:  # block rows and every pattern's log prior in one array
+            weights, cols[:, -1] = self._log_rows, self.n_block_rows + self._lattice_keys(rf_codes)
+        else:
+            table, pattern_of = self._log_prior_table(rf_codes)
+            weights, cols[:, -1] = np.concatenate([self._block_log_lik, table]), self.n_block_rows + pattern_of
+        rows, which = np.nonzero(cols > 0)
+        design = sparse.csr_matrix((np.ones(len(rows)), (rows, cols[rows, which])), shape=(n, weights.shape[0]))
+        logw = design @ weights
         top = logw.max(axis=1)
         np.subtract(logw, top[:, None], out=logw)
         np.exp(logw, out=logw)
@@ -279,11 +337,33 @@ class Engine:
             jt[bad] = np.nan
         return marg, log_evidence, jt
 
+    def _log_prior_table(self, rf_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(table (P, 2^K), pattern_of (n,)): the distinct risk-factor patterns' log P(C, answered
+        risk factors), and each row's index into it."""
+        keys = (rf_codes + 1) @ self._pattern_radix
+        uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        return self._log_prior_by_pattern(rf_codes[first]), inverse.reshape(-1)
+
+    def _lattice_keys(self, rf_codes: np.ndarray) -> np.ndarray:
+        """(n,) each row's risk-factor pattern key; fills the log prior of patterns not seen yet
+        into ``_log_rows`` (a lazily written array: pages never written take no memory)."""
+        keys = (rf_codes + 1) @ self._pattern_radix
+        new = np.unique(keys[~self._filled[keys]])
+        if len(new):
+            first = np.unique(keys, return_index=True)[1]
+            by_key = dict(zip(keys[first].tolist(), first.tolist(), strict=True))
+            patterns = rf_codes[[by_key[k] for k in new.tolist()]]
+            self._log_rows[self.n_block_rows + new] = safe_log(self.prior_rows(patterns))
+            self._filled[new] = True
+        return keys
+
     def _log_prior_by_pattern(self, rf_codes: np.ndarray) -> np.ndarray:
         """(n, 2^K) log P(C, answered risk factors).
 
-        A fully answered row is one row of the compiled ``log J``; a partly answered pattern is a
-        sum over the consistent grid rows, computed once per distinct pattern and cached.
+        A fully answered row is one row of the compiled ``log J``; a partly answered pattern with
+        unanswered set U is one row of the marginal table ``S_U = sum over U's axes of J`` (see
+        :meth:`_marginal_table`), picked by the answered risk factors. Log rows are cached per
+        distinct pattern.
         """
         full = (rf_codes >= 0).all(axis=1)
         if full.all():
@@ -299,27 +379,58 @@ class Engine:
         missing = [i for i, key in enumerate(keys_list) if key not in rows]
         if missing:
             patterns = rf_codes[partial[first[missing]]]
-            if len(missing) <= 32:  # a few patterns (one diagnosis): sum the unanswered axes of the grid in place
-                grid = self.joint_rc.reshape(*self.rf_cards, -1)
-                sums = []
-                for pattern in patterns:
-                    picked = grid[tuple(int(c) if c >= 0 else slice(None) for c in pattern)]
-                    sums.append(picked.sum(axis=tuple(range(picked.ndim - 1))))
-                log_prior = safe_log(np.stack(sums))
-            else:
-                consistent = np.ones((len(missing), len(self.grid)), dtype=bool)
-                for j in range(len(self.risk_factor_ids)):
-                    obs = patterns[:, j][:, None]
-                    consistent &= (obs < 0) | (self.grid[None, :, j] == obs)
-                log_prior = safe_log(consistent.astype(float) @ self.joint_rc)
+            log_prior = safe_log(self.prior_rows(patterns))
             new = {keys_list[i]: row for i, row in zip(missing, log_prior, strict=True)}
             rows.update(new)
-            if len(self._partial_cache) + len(new) > 2048:  # bounded: at most ~32 MiB of cached log-priors
+            if len(self._partial_cache) + len(new) > 4096:  # bounded: at most ~64 MiB of cached log-priors
                 self._partial_cache.clear()
             self._partial_cache.update(new)
         table = np.stack([rows[k] for k in keys_list])
         out[partial] = table[inverse.reshape(-1)]
         return out
+
+    def prior_rows(self, patterns: np.ndarray) -> np.ndarray:
+        """(m, 2^K) P(C, answered risk factors) for m risk-factor answer patterns (-1 = unknown).
+
+        Exact sum over the unanswered risk factors' states, grouped by the unanswered set U: with
+        few completions (``prod of U's cards <= 16``) each pattern sums its consistent rows of
+        ``J``; with many, patterns read one row of the (small, cached) marginal table ``S_U``,
+        ``J`` summed over U's axes. Either way a pattern no longer costs a pass over the grid.
+        """
+        patterns = np.asarray(patterns, dtype=np.int64).reshape(-1, len(self.risk_factor_ids))
+        n_rf = patterns.shape[1]
+        out = np.empty((patterns.shape[0], self.joint_rc.shape[1]))
+        unknown = (patterns < 0) @ (1 << np.arange(n_rf, dtype=np.int64))
+        for mask in np.unique(unknown).tolist():
+            rows = np.nonzero(unknown == mask)[0]
+            free = [j for j in range(n_rf) if mask >> j & 1]
+            known = [j for j in range(n_rf) if not mask >> j & 1]
+            completions = int(np.prod(self.rf_cards[free])) if free else 1
+            if completions <= 16:
+                base = np.maximum(patterns[rows], 0) @ self._grid_radix  # (r,) grid row with U at state 0
+                offsets = self.grid[:, free] @ self._grid_radix[free] if free else np.zeros(1, dtype=np.int64)
+                offsets = np.unique(offsets)  # (completions,) every state combination of U
+                idx = base[:, None] + offsets[None, :]
+                out[rows] = self.joint_rc[idx].sum(axis=1)
+            else:
+                table = self._marginal_table(int(mask), free)
+                if known:
+                    radix = np.concatenate([np.cumprod(self.rf_cards[known][::-1])[::-1][1:], [1]]).astype(np.int64)
+                    out[rows] = table[patterns[np.ix_(rows, known)] @ radix]
+                else:
+                    out[rows] = table[0]
+        return out
+
+    def _marginal_table(self, mask: int, free: list[int]) -> np.ndarray:
+        """(prod of the answered risk factors' cards, 2^K) ``S_U``: ``J`` summed over the risk
+        factors ``free`` (bit j of ``mask``), answered ones in row-major order. Cached: only
+        called with more than 16 completions, so every table has fewer than 32 rows."""
+        hit = self._marginal_cache.get(mask)
+        if hit is None:
+            grid = self.joint_rc.reshape(*self.rf_cards, -1)
+            hit = grid.sum(axis=tuple(free)).reshape(-1, self.joint_rc.shape[1])
+            self._marginal_cache[mask] = hit
+        return hit
 
 
 def _reorder_states(cpd, order: list[str] | None) -> np.ndarray:

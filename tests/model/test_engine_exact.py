@@ -270,3 +270,54 @@ def test_case_variants_equal_engine_rows(model):
             assert np.abs(res.joint[span] - want.joint).max() < 1e-12
             got_lr = res.log_evidence[span] - variants.base().log_evidence[0]
             assert np.abs(got_lr - (want.log_evidence - base.log_evidence[0])).max() < 1e-9
+
+
+def test_prior_of_partly_answered_risk_factors_equals_the_grid_sum(model):
+    """``Engine.prior_rows`` (consistent rows of J summed, or a marginal table read) equals the
+    plain sum over every consistent risk-factor grid row, for few and for many unanswered."""
+    engine = model.engine
+    rng = np.random.default_rng(5)
+    n_rf = len(engine.risk_factor_ids)
+    patterns = np.stack([rng.integers(0, c, 400) for c in engine.rf_cards], axis=1)
+    blank = rng.random((400, n_rf)) < np.linspace(0, 1, 400)[:, None]  # from all answered to none
+    patterns[blank] = -1
+    got = engine.prior_rows(patterns)
+    completions = [int(np.prod(engine.rf_cards[p < 0])) for p in patterns]
+    assert min(completions) == 1 and max(completions) == len(engine.grid)  # both branches, both ends
+    assert any(1 < c <= 16 for c in completions) and any(16 < c < len(engine.grid) for c in completions)
+    for p, row in zip(patterns, got, strict=True):
+        consistent = np.all((p < 0) | (engine.grid == p), axis=1)
+        expected = engine.joint_rc[consistent].sum(axis=0)
+        assert np.abs(row - expected).max() <= 1e-14 * expected.max()
+    # a batch of such rows (many distinct patterns, one call) equals pgmpy row by row
+    fd = np.where(rng.random((400, len(model.finding_ids))) < 0.5, rng.integers(0, 2, (400, len(model.finding_ids))), -1)
+    batch = engine.posterior(patterns, fd)
+    for i in range(0, 400, 23):
+        ev = {v: model.variables[v].states[c] for v, c in zip(model.risk_factor_ids, patterns[i], strict=True) if c >= 0}
+        ev.update({f: model.variables[f].states[c] for f, c in zip(model.finding_ids, fd[i], strict=True) if c >= 0})
+        assert np.abs(batch.marginals[i] - pgmpy_posteriors(model, ev)).max() < TOL
+
+
+@pytest.mark.parametrize("block_rows", [1, 81])
+def test_batch_path_without_the_pattern_lattice_and_any_block_size_is_the_same(model, monkeypatch, block_rows):
+    """The batch product with every pattern's log prior kept (the lattice) and without it (distinct
+    patterns looked up per chunk), with factors in blocks of any size, gives the same numbers."""
+    from model.inference import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "LATTICE_BYTES", 0)
+    monkeypatch.setattr(engine_module, "BLOCK_ROWS", block_rows)
+    plain = engine_module.Engine.from_parameters(model.priors, model.parameters, chunk_rows=100)
+    assert plain._log_rows is None and model.engine._log_rows is not None
+    assert len(plain._blocks) == len(plain.factors) if block_rows == 1 else len(plain._blocks) < len(plain.factors)
+    rng = np.random.default_rng(3)
+    n = 700
+    rf = np.stack([rng.integers(-1, c, n) for c in model.engine.rf_cards], axis=1)
+    fd = np.where(rng.random((n, len(model.finding_ids))) < 0.5, rng.integers(0, 2, (n, len(model.finding_ids))), -1)
+    a = plain.posterior(rf, fd, factored=False)
+    b = model.engine.posterior(rf, fd, factored=False)
+    assert np.abs(a.marginals - b.marginals).max() < 1e-12
+    assert np.abs(a.log_evidence - b.log_evidence).max() < 1e-9
+    for i in range(0, n, 97):
+        ev = {v: model.variables[v].states[c] for v, c in zip(model.risk_factor_ids, rf[i], strict=True) if c >= 0}
+        ev.update({f: model.variables[f].states[c] for f, c in zip(model.finding_ids, fd[i], strict=True) if c >= 0})
+        assert np.abs(a.marginals[i] - pgmpy_posteriors(model, ev)).max() < TOL

@@ -50,7 +50,7 @@ def test_first_explanation_is_pgmpys_map_and_all_match_its_joint(model, evidence
 
 def test_diagnosis_carries_the_explanations(model):
     case = CASES[1]
-    d = model.diagnose(case).to_dict(decimals=None)  # exact values (the API rounds to 4 decimals)
+    d = model.diagnose(case).to_dict(decimals=None)  # exact values (the API body rounds for readers)
     assert d["explanations"][0]["present"] == ["gtps"]  # "GTPS alone" reads better than GTPS with soreness
     for other in (model.explanations(case), model.diagnose(case, reasoning=False).to_dict(decimals=None)["explanations"]):
         assert [e["present"] for e in other] == [e["present"] for e in d["explanations"]]
