@@ -262,7 +262,6 @@ def _reasoning_breakdown(m, cases: list[dict[str, str]], seed: int) -> None:
 
 
 def _bench_score(m, args: argparse.Namespace) -> None:
-    import psutil
 
     from .simulate_cmd import write_simulated
 
@@ -277,29 +276,9 @@ def _bench_score(m, args: argparse.Namespace) -> None:
             cmd += ["--jobs", str(args.jobs)]
         print(f"\nEnd to end: `hipdx score` on {args.score_rows:,} simulated rows ({size / 2**20:,.0f} MiB CSV, "
               f"written in {sim_s:.1f} s), in a subprocess")
-        peak_rss = peak_pss = 0
-        t = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        ps = psutil.Process(proc.pid)
-        while proc.poll() is None:
-            try:
-                procs = [ps, *ps.children(recursive=True)]
-                rss = pss = 0
-                for p in procs:
-                    try:
-                        info = p.memory_full_info()
-                        rss += info.rss
-                        pss += getattr(info, "pss", info.rss)
-                    except (psutil.NoSuchProcess, psutil.AccessDenied):
-                        pass
-                peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
-            except psutil.NoSuchProcess:
-                pass
-            time.sleep(0.1)
-        wall = time.perf_counter() - t
-        err = proc.stderr.read()
-        if proc.returncode != 0:
-            print(f"  hipdx score failed ({proc.returncode}):\n{err}")
+        rc, wall, peak_pss, peak_rss, err = _measure_cmd(cmd)
+        if rc != 0:
+            print(f"  hipdx score failed ({rc}):\n{err}")
             return
         print(f"  command: {' '.join(cmd[2:])}")
         print(f"  wall time {wall:.1f} s ({args.score_rows / wall:,.0f} rows/s); output {os.path.getsize(out) / 2**20:,.0f} MiB")
