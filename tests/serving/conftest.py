@@ -13,6 +13,8 @@ import pytest
 
 from service import loadtest
 
+from ..browser import stop_process
+
 HOST = "127.0.0.1"
 
 
@@ -42,14 +44,7 @@ def start(*extra: str) -> tuple[subprocess.Popen, int, Path]:
     return proc, port, log_path
 
 
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+stop = stop_process  # SIGTERM, then SIGKILL after 30 s (tests/browser.py)
 
 
 @pytest.fixture(scope="session")
