@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .population import OutsidePopulation
+from .priors import bundled_sources
 from .reasoning.triage import Triage
-from .sources import bundled_sources
 from .vocabulary import EvidenceError
 
 DISCLAIMER = (

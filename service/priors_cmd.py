@@ -26,8 +26,7 @@ WIDTH = 100
 
 def priors_frame(priors_dir: str | None = None) -> pd.DataFrame:
     """One row per prior: path, kind, value, range, source, quote or reason, verbal word/anchor."""
-    from model.priors import load_priors
-    from model.sources import source_title
+    from model.priors import load_priors, source_title
 
     rows = []
     for pr in load_priors(priors_dir).all_priors():

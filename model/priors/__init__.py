@@ -40,9 +40,11 @@ from .records import (
     dependent_groups,
 )
 from .scale import SOURCE_NAME
+from .sources import SOURCES_FILE, Source, bundled_sources, load_sources, source_title
 
 __all__ = [
     "BINARY_STATES", "CONDITION_STATES", "MAX_DEPENDENT_GROUP", "PRIOR_FILES", "RISK_CAP", "SOURCE_NAME", "TRIAGE_LEVELS",
     "AgeRange", "Condition", "Effect", "Finding", "FindingRule", "Numeric", "PosteriorRule", "Prior", "Priors",
     "PriorsError", "RiskFactor", "bundled_priors_dir", "dependent_groups", "load_priors", "priors_version", "read_yaml",
+    "SOURCES_FILE", "Source", "bundled_sources", "load_sources", "source_title",
 ]

@@ -15,8 +15,7 @@ from pathlib import Path
 import model
 import priors
 from model import load_model
-from model.priors import PRIOR_FILES, bundled_priors_dir
-from model.sources import SOURCES_FILE
+from model.priors import PRIOR_FILES, SOURCES_FILE, bundled_priors_dir
 from tests.conftest import ROOT
 
 SKIP = shutil.ignore_patterns(

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from model.sources import bundled_sources
+from model.priors import bundled_sources
 
 
 @pytest.fixture

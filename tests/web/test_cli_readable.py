@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from model.sources import bundled_sources
+from model.priors import bundled_sources
 from service.cli import main
 from service.priors_cmd import priors_frame
 

@@ -8,8 +8,7 @@ import re
 import pytest
 
 from model.diagnosis import TRIAGE_LABELS
-from model.priors import PRIOR_FILES, read_yaml
-from model.sources import bundled_sources, load_sources, source_title
+from model.priors import PRIOR_FILES, bundled_sources, load_sources, read_yaml, source_title
 from tests.conftest import SOURCES
 
 GTPS = {"sex": "female", "age": 45, "pain_lateral_hip": "present", "pain_lying_on_side": "present"}

@@ -1,7 +1,7 @@
 """The source registry (``priors/sources.yaml``): each cited article's file name -> its title and a
 one-line description, so a citation reads as the article's title wherever it is shown.
 
-    >>> from model.sources import source_title
+    >>> from model.priors import source_title
     >>> source_title("000_2b4fa253abe00f01.txt")
     'Why Is My Hip Hurting From Running'
 """
@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .priors import PriorsError, bundled_priors_dir, read_yaml
+from .load import bundled_priors_dir, read_yaml
+from .problems import PriorsError
 
 SOURCES_FILE = "sources.yaml"
 
