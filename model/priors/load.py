@@ -12,11 +12,11 @@ from typing import Any
 
 import yaml
 
-from .problems import PriorsError, _Problems
+from .problems import PriorsError, Problems
 from .records import Priors
-from .scale import _check_scale, _Resolver
-from .schema import RawConditions, RawFindings, RawRedFlags, RawRiskFactors, RawScale, _parse
-from .validate import _age_range, _resolve_conditions, _resolve_findings, _resolve_red_flags, _resolve_risk_factors
+from .scale import PriorResolver, check_scale
+from .schema import RawConditions, RawFindings, RawRedFlags, RawRiskFactors, RawScale, parse_file
+from .validate import resolve_age_range, resolve_conditions, resolve_findings, resolve_red_flags, resolve_risk_factors
 
 PRIOR_FILES = ("scale.yaml", "risk_factors.yaml", "conditions.yaml", "findings.yaml", "red_flags.yaml")
 
@@ -78,23 +78,23 @@ def load_priors(directory: str | Path | None = None) -> Priors:
     directory = Path(directory) if directory is not None else bundled_priors_dir()
     if not directory.is_dir():
         raise PriorsError(f"priors directory not found: {directory}")
-    problems = _Problems()
+    problems = Problems()
     raw = {name: read_yaml(directory / name) for name in PRIOR_FILES}
-    scale = _parse(RawScale, raw["scale.yaml"], "scale.yaml", problems)
-    rfs = _parse(RawRiskFactors, raw["risk_factors.yaml"], "risk_factors.yaml", problems)
-    conds = _parse(RawConditions, raw["conditions.yaml"], "conditions.yaml", problems)
-    finds = _parse(RawFindings, raw["findings.yaml"], "findings.yaml", problems)
-    flags = _parse(RawRedFlags, raw["red_flags.yaml"], "red_flags.yaml", problems)
+    scale = parse_file(RawScale, raw["scale.yaml"], "scale.yaml", problems)
+    rfs = parse_file(RawRiskFactors, raw["risk_factors.yaml"], "risk_factors.yaml", problems)
+    conds = parse_file(RawConditions, raw["conditions.yaml"], "conditions.yaml", problems)
+    finds = parse_file(RawFindings, raw["findings.yaml"], "findings.yaml", problems)
+    flags = parse_file(RawRedFlags, raw["red_flags.yaml"], "red_flags.yaml", problems)
     problems.raise_if_any()
 
-    _check_scale(scale, problems)
+    check_scale(scale, problems)
     problems.raise_if_any()
-    res = _Resolver(scale, problems)
+    res = PriorResolver(scale, problems)
 
-    risk_factors = _resolve_risk_factors(rfs, res, problems)
-    conditions, extra = _resolve_conditions(conds, risk_factors, res, problems)
-    findings = _resolve_findings(finds, conditions, risk_factors, res, problems)
-    finding_rules, posterior_rules, likely = _resolve_red_flags(flags, findings, conditions, res, problems)
+    risk_factors = resolve_risk_factors(rfs, res, problems)
+    conditions, extra = resolve_conditions(conds, risk_factors, res, problems)
+    findings = resolve_findings(finds, conditions, risk_factors, res, problems)
+    finding_rules, posterior_rules, likely = resolve_red_flags(flags, findings, conditions, res, problems)
     problems.raise_if_any()
 
     return Priors(
@@ -111,5 +111,5 @@ def load_priors(directory: str | Path | None = None) -> Priors:
         posterior_rules=posterior_rules,
         likely_injury_threshold=likely,
         extra_priors=tuple(extra),
-        population_age=_age_range(conds.population.age_range, problems),
+        population_age=resolve_age_range(conds.population.age_range, problems),
     )

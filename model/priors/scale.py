@@ -6,21 +6,25 @@ from __future__ import annotations
 
 import re
 
-from .problems import _Problems
+from .problems import Problems
 from .records import Prior
 from .schema import RawPrior, RawScale
 
 SOURCE_NAME = re.compile(r"^\d{3}_[0-9a-f]{16}\.txt$")
 
 
-class _Resolver:
+class PriorResolver:
     """Turns raw prior entries into resolved :class:`Prior` objects, checking their meaning."""
 
-    def __init__(self, scale: RawScale, problems: _Problems) -> None:
+    def __init__(self, scale: RawScale, problems: Problems) -> None:
         self.scale = scale
         self.problems = problems
 
     def prior(self, raw: RawPrior, file: str, path: str, probability: bool = True) -> Prior:
+        """``raw`` (the entry at ``path`` in ``file``) as a :class:`Prior`: a verbal word takes its value
+        and range from the scale; a learned record replaces value and range. ``probability``: the
+        number must lie in [0, 1] (else it is a relative risk, above 0). Problems go to the collector;
+        a placeholder Prior is returned so checking can go on."""
         p = self.problems
         value, low, high, anchor = raw.value, None, None, None
         if raw.kind in ("stated", "verbal"):
@@ -28,8 +32,6 @@ class _Resolver:
                 p.add(file, path, f"a {raw.kind} prior needs `source` (the article's file name)")
             if not raw.quote:
                 p.add(file, path, f"a {raw.kind} prior needs `quote` (verbatim text from its source)")
-            if raw.reason and raw.kind == "stated":
-                pass
         if raw.kind == "assumption":
             if not raw.reason:
                 p.add(file, path, "an assumption needs `reason` (one line saying why this value)")
@@ -85,7 +87,8 @@ class _Resolver:
         )
 
 
-def _check_scale(scale: RawScale, p: _Problems) -> None:
+def check_scale(scale: RawScale, p: Problems) -> None:
+    """Every anchor is a probability inside its own range; every word names an anchor."""
     for name, a in scale.anchors.items():
         if not 0 <= a.value <= 1:
             p.add("scale.yaml", f"anchors.{name}.value", f"probability {a.value} is outside [0, 1]")

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from .problems import _Problems
+from .problems import Problems
 from .records import BINARY_STATES
 
 
@@ -158,7 +158,9 @@ class RawRedFlags(_Strict):
     likely_injury_threshold: RawPrior
 
 
-def _parse(model: type[BaseModel], data: Any, file: str, problems: _Problems) -> Any:
+def parse_file(model: type[BaseModel], data: Any, file: str, problems: Problems) -> Any:
+    """``data`` (one file's YAML) as an instance of ``model``; ``None`` when it does not fit, with
+    every mismatch added to ``problems`` under its dotted key."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:

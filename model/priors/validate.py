@@ -4,7 +4,9 @@ red-flag rules that name real findings. Every problem is collected with its file
 
 from __future__ import annotations
 
-from .problems import _Problems
+import difflib
+
+from .problems import Problems
 from .records import (
     MAX_DEPENDENT_GROUP,
     TRIAGE_LEVELS,
@@ -19,18 +21,18 @@ from .records import (
     RiskFactor,
     dependent_groups,
 )
-from .scale import SOURCE_NAME, _Resolver
+from .scale import SOURCE_NAME, PriorResolver
 from .schema import RawAgeRange, RawConditions, RawEffect, RawFindings, RawRedFlags, RawRiskFactors
 
 
 def _suggest(name: str, options: list[str] | tuple[str, ...]) -> str:
-    import difflib
-
+    """' (did you mean ...?)' naming the closest allowed option, or an empty string."""
     close = difflib.get_close_matches(str(name), [str(o) for o in options], n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _age_range(raw: RawAgeRange | None, p: _Problems) -> AgeRange | None:
+def resolve_age_range(raw: RawAgeRange | None, p: Problems) -> AgeRange | None:
+    """``population.age_range`` of conditions.yaml (``None`` when absent); raises at once when invalid."""
     if raw is None:
         return None
     if not raw.min < raw.max:
@@ -42,7 +44,9 @@ def _age_range(raw: RawAgeRange | None, p: _Problems) -> AgeRange | None:
     return AgeRange(raw.min, raw.max, raw.basis, raw.reason.strip(), raw.source, raw.quote)
 
 
-def _resolve_risk_factors(raw: RawRiskFactors, res: _Resolver, p: _Problems) -> dict[str, RiskFactor]:
+def resolve_risk_factors(raw: RawRiskFactors, res: PriorResolver, p: Problems) -> dict[str, RiskFactor]:
+    """risk_factors.yaml by id: distinct states, a distribution over exactly them summing to 1, and
+    numeric cut points (one fewer than the states, increasing, inside min and max)."""
     f = "risk_factors.yaml"
     out: dict[str, RiskFactor] = {}
     for rid, rf in raw.risk_factors.items():
@@ -73,7 +77,7 @@ def _resolve_risk_factors(raw: RawRiskFactors, res: _Resolver, p: _Problems) -> 
 
 
 def _resolve_effect(
-    raw: RawEffect, factor: str, risk_factors: dict[str, RiskFactor], res: _Resolver, p: _Problems, file: str, key: str
+    raw: RawEffect, factor: str, risk_factors: dict[str, RiskFactor], res: PriorResolver, p: Problems, file: str, key: str
 ) -> Effect | None:
     if factor not in risk_factors:
         p.add(file, key, f"unknown risk factor {factor!r} (allowed: {', '.join(risk_factors)}){_suggest(factor, list(risk_factors))}")
@@ -94,9 +98,12 @@ def _resolve_effect(
     return Effect(factor, raw.reference, rr)
 
 
-def _resolve_conditions(
-    raw: RawConditions, risk_factors: dict[str, RiskFactor], res: _Resolver, p: _Problems
+def resolve_conditions(
+    raw: RawConditions, risk_factors: dict[str, RiskFactor], res: PriorResolver, p: Problems
 ) -> tuple[dict[str, Condition], list[Prior]]:
+    """conditions.yaml by id, and the population-level priors (``extra_priors``): known risk factors
+    and states in every effect, shared overuse effects given once, ``caused_by`` naming known
+    conditions without a cycle."""
     f = "conditions.yaml"
     extra: list[Prior] = []
     if raw.population.hip_share_of_runner_injuries is not None:
@@ -168,9 +175,12 @@ def _find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
     return None
 
 
-def _resolve_findings(
-    raw: RawFindings, conditions: dict[str, Condition], risk_factors: dict[str, RiskFactor], res: _Resolver, p: _Problems
+def resolve_findings(
+    raw: RawFindings, conditions: dict[str, Condition], risk_factors: dict[str, RiskFactor], res: PriorResolver, p: Problems
 ) -> dict[str, Finding]:
+    """findings.yaml by id: two states, causes and ``argues_against`` naming known conditions (never
+    both), ``depends_on`` naming earlier findings in groups of at most MAX_DEPENDENT_GROUP, and every
+    condition caused by some finding."""
     f = "findings.yaml"
     out: dict[str, Finding] = {}
     for fid, fd in raw.findings.items():
@@ -209,9 +219,11 @@ def _resolve_findings(
     return out
 
 
-def _resolve_red_flags(
-    raw: RawRedFlags, findings: dict[str, Finding], conditions: dict[str, Condition], res: _Resolver, p: _Problems
+def resolve_red_flags(
+    raw: RawRedFlags, findings: dict[str, Finding], conditions: dict[str, Condition], res: PriorResolver, p: Problems
 ) -> tuple[tuple[FindingRule, ...], tuple[PosteriorRule, ...], Prior]:
+    """red_flags.yaml: the four triage levels in order, rules naming known findings, states and
+    conditions, and the likely-injury threshold."""
     f = "red_flags.yaml"
     if list(raw.levels) != list(TRIAGE_LEVELS):
         p.add(f, "levels", f"must be exactly {list(TRIAGE_LEVELS)} (most to least severe)")
