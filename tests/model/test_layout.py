@@ -4,9 +4,26 @@ included) and no HTTP, CLI or file-format dependency."""
 from __future__ import annotations
 
 import ast
+import importlib
 from pathlib import Path
 
 MODEL = Path(__file__).resolve().parents[2] / "model"
+
+# Libraries of the channels (DESIGN.md section 2: service/ serves the model; model/ knows nothing
+# of HTTP, CLIs or file formats): servers and HTTP clients, FHIR models, command lines, and the
+# readers and writers of data files. Top-level module names, as imported.
+HTTP = {"flask", "werkzeug", "gunicorn", "waitress", "uvicorn", "starlette", "fastapi", "jinja2", "requests", "httpx",
+        "urllib3", "aiohttp", "http", "urllib", "socket", "socketserver", "wsgiref", "fhir", "sqlite3"}
+CLI = {"argparse", "optparse", "getopt", "click", "typer", "service"}
+FILE_FORMATS = {"pyarrow", "fastparquet", "openpyxl", "xlrd", "xlsxwriter", "odf", "pyreadstat", "savReaderWriter",
+                "csv", "json", "pickle", "shelve", "h5py", "tables"}
+# pandas' own readers and writers of data files (pd.read_csv, DataFrame.to_parquet, ...).
+PANDAS_IO = {f"read_{x}" for x in ("csv", "excel", "parquet", "feather", "orc", "spss", "stata", "sas", "json", "sql",
+                                   "table", "fwf", "html", "xml", "pickle", "hdf", "clipboard")}
+PANDAS_IO |= {f"to_{x}" for x in ("csv", "excel", "parquet", "feather", "orc", "stata", "json", "sql", "html", "xml",
+                                  "pickle", "hdf", "clipboard")}
+# The only modules of model/ that touch files: reading its own priors, writing a learned priors folder.
+FILE_ACCESS = {"model.priors.load": {"yaml"}, "model.learning.writer": {"ruamel", "os", "shutil", "tempfile"}}
 
 
 def _import_graph() -> dict[str, set[str]]:
@@ -68,9 +85,94 @@ def test_the_core_is_layered():
             assert "model.hipmodel" not in targets, m
 
 
-def test_model_knows_no_http_or_cli():
+def _libraries(source: str) -> set[str]:
+    """Top-level names of the modules ``source`` imports absolutely (anywhere, lazy imports included)."""
+    tree = ast.parse(source)
+    names = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    names |= {(n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and not n.level}
+    return names
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
     for p in MODEL.rglob("*.py"):
+        parts = p.relative_to(MODEL.parent).with_suffix("").parts
+        out[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = p
+    return out
+
+
+def test_the_library_check_sees_lazy_and_dotted_imports():
+    source = "import numpy as np\ndef f():\n    import pyarrow.parquet as pq\n    from flask import Flask\nfrom . import x\n"
+    assert _libraries(source) == {"numpy", "pyarrow", "flask"}
+
+
+def test_model_knows_no_http_cli_or_file_format():
+    """No server, HTTP client, FHIR model, command line, data-file library or service import in model/."""
+    for name, p in _modules().items():
+        found = _libraries(p.read_text(encoding="utf-8")) & (HTTP | CLI | FILE_FORMATS)
+        assert not found, f"{name} imports {sorted(found)}"
+
+
+def test_model_reads_and_writes_no_data_files_through_pandas():
+    for name, p in _modules().items():
         tree = ast.parse(p.read_text(encoding="utf-8"))
-        names = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-        names |= {(n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and not n.level}
-        assert not names & {"flask", "argparse", "service", "gunicorn", "requests"}, p
+        used = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)} & PANDAS_IO
+        assert not used, f"{name} uses {sorted(used)}"
+
+
+def test_only_the_priors_reader_and_writer_touch_files():
+    """Files are opened (open, Path.read_*/write_*) and YAML/file-system libraries imported only where
+    model/ reads its own priors and writes a learned priors folder."""
+    file_libs = set().union(*FILE_ACCESS.values()) | {"yaml", "io"}
+    for name, p in _modules().items():
+        tree = ast.parse(p.read_text(encoding="utf-8"))
+        calls = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)} & {"open"}
+        calls |= {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)} & {
+            "read_text", "read_bytes", "write_text", "write_bytes"}
+        libs = _libraries(p.read_text(encoding="utf-8")) & file_libs
+        if name in FILE_ACCESS:
+            assert libs <= FILE_ACCESS[name], f"{name} imports {sorted(libs - FILE_ACCESS[name])}"
+        else:
+            assert not calls and not libs, f"{name} touches files: {sorted(calls | libs)}"
+
+
+def test_model_has_the_subpackages_design_md_names():
+    """priors, inference, reasoning and learning are packages; no module shadows the priors package."""
+    for pkg in ("priors", "inference", "reasoning", "learning"):
+        assert (MODEL / pkg / "__init__.py").is_file(), pkg
+    assert not (MODEL / "priors.py").exists() and not (MODEL / "sources.py").exists()
+    modules = set(_modules())
+    assert {f"model.priors.{m}" for m in ("load", "schema", "scale", "validate", "records", "problems", "sources")} <= modules
+
+
+def test_the_priors_package_keeps_every_public_name():
+    """Everything imported from ``model.priors`` (and ``model.sources``) before the package split
+    still is, and is the very object its module defines."""
+    import model.priors as priors
+
+    where = {
+        "load": ["PRIOR_FILES", "bundled_priors_dir", "load_priors", "priors_version", "read_yaml"],
+        "problems": ["PriorsError"],
+        "records": ["BINARY_STATES", "CONDITION_STATES", "MAX_DEPENDENT_GROUP", "RISK_CAP", "TRIAGE_LEVELS", "AgeRange",
+                    "Condition", "Effect", "Finding", "FindingRule", "Numeric", "PosteriorRule", "Prior", "Priors",
+                    "RiskFactor", "dependent_groups"],
+        "scale": ["SOURCE_NAME"],
+        "sources": ["SOURCES_FILE", "Source", "bundled_sources", "load_sources", "source_title"],
+    }
+    for module, names in where.items():
+        defined = importlib.import_module(f"model.priors.{module}")
+        for n in names:
+            assert getattr(priors, n) is getattr(defined, n), n
+            assert n in priors.__all__, n
+    assert sorted(priors.__all__) == sorted(n for names in where.values() for n in names)
+
+
+def test_priors_is_the_bottom_layer():
+    """DESIGN.md's one-way flow: priors -> network -> inference -> reasoning. The priors package
+    imports nothing else of model/; the network and its numbers import only the priors."""
+    graph = _import_graph()
+    for m, targets in graph.items():
+        if m.startswith("model.priors"):
+            assert all(t.startswith("model.priors") for t in targets), (m, targets)
+        if m in ("model.parameters", "model.network"):
+            assert all(t.startswith("model.priors") or t == "model.parameters" for t in targets), (m, targets)
