@@ -63,6 +63,17 @@ def test_radiating_pain_argues_against_ordinary_soreness(model, finding):
     assert model.posterior({finding: "present"})["muscle_soreness"] < 0.65 * prior
 
 
+
+def test_a_missing_outer_knee_pain_does_not_make_soreness_likelier(model):
+    """Outer-knee pain does not argue against soreness (left out on purpose): with an inhibiting link,
+    'no outer-knee pain' in an ITB-like case would be explained by 'ITB and soreness' (soreness
+    masking the knee pain) and raise soreness; without it the answer leaves soreness where it was."""
+    assert "muscle_soreness" not in model.priors.findings["pain_radiates_to_lateral_knee"].argues_against
+    case = {"pain_lateral_hip": "present", "worse_downhill": "present"}
+    without = model.posterior(case)["muscle_soreness"]
+    with_absent = model.posterior({**case, "pain_radiates_to_lateral_knee": "absent"})["muscle_soreness"]
+    assert abs(with_absent - without) < 0.01
+
 def test_low_back_and_buttock_pain_no_longer_leave_soreness_at_its_prior(model):
     """Sacral stress fracture presentation (low back + deep buttock): soreness was 0.306, second;
     now the answers move it and a pelvic stress fracture ranks in the first three."""
