@@ -113,7 +113,7 @@ def test_plausible_stress_fracture_raises_the_level(model):
     assert low.probability("stress_fracture") < rule.threshold.value <= high.probability("stress_fracture")
     low_t, high_t = low.to_dict()["triage"], high.to_dict()["triage"]
     assert "suspected_stress_fracture" not in {f["id"] for f in low_t["red_flags"]}
-    assert [f["id"] for f in high_t["red_flags"]] == ["suspected_stress_fracture", "stress_fracture_not_excluded"]
+    assert [f["id"] for f in high_t["red_flags"]] == ["suspected_stress_fracture", "radiating_pain_thigh", "stress_fracture_not_excluded"]
     assert high_t["level"] == "urgent" and SEVERITY[high_t["level"]] < SEVERITY[low_t["level"]]
     flag = high_t["red_flags"][0]
     assert (
@@ -141,7 +141,7 @@ def test_probabilities_only_raise_the_level(model):
     t = triage(model, {**HIGH_RISK, **GROIN_THIGH, "cannot_bear_weight": P})
     assert t["level"] == "emergency"
     assert [f["id"] for f in t["red_flags"]] == ["cannot_bear_weight", "suspected_stress_fracture",
-                                                 "stress_fracture_not_excluded"]
+                                                 "radiating_pain_thigh", "stress_fracture_not_excluded"]
 
 
 def test_score_gives_the_same_triage_as_diagnose(model):
@@ -181,3 +181,15 @@ def test_the_articles_stress_fracture_description_raises_the_flag(model):
     assert t["level"] == "urgent"
     assert {f["id"] for f in t["red_flags"]} == {"suspected_stress_fracture", "stress_fracture_not_excluded",
                                                  "worsening_during_run"}
+
+
+def test_pain_spreading_to_the_front_of_the_thigh_is_a_radiating_pain_flag(model):
+    """004 lists pain that "radiates into the groin, thigh, or lower back" among the signs that need
+    expert help: pain spreading to the front of the thigh sends the runner to a clinician by rule,
+    whatever the posteriors, and the flag carries that quote."""
+    alone = triage(model, {**LOW_RISK, "pain_anterior_thigh": P})
+    flag = next(f for f in alone["red_flags"] if f["id"] == "radiating_pain_thigh")
+    assert alone["level"] == "see_clinician" and flag["level"] == "see_clinician"
+    assert flag["quote"] == "Pain that radiates into the groin, thigh, or lower back"
+    without = triage(model, {**LOW_RISK, "pain_anterior_thigh": "absent"})
+    assert "radiating_pain_thigh" not in {f["id"] for f in without["red_flags"]}
