@@ -62,7 +62,7 @@ class Engine:
         risk_factors: list[tuple[str, list[str], np.ndarray]],
         conditions: list[tuple[str, list[str], np.ndarray]],
         findings: list[tuple[str, list[str], list[str], np.ndarray]],
-        chunk_rows: int = 128,
+        chunk_rows: int = 512,
         factored_chunk_rows: int = 16384,
         factored_min_rows: int = 16,
     ) -> None:
@@ -116,7 +116,7 @@ class Engine:
             joint *= np.where(self.configs[None, :, j] == 1, p_present, 1.0 - p_present)
         self.joint_rc = joint  # (G, 2^K)
         self._marginal_cache: dict[int, np.ndarray] = {}
-        self._marginal_cache_rows = 0
+        self._narrow_marginal_cache: dict[int, np.ndarray] = {}
         self._offsets_cache: dict[int, np.ndarray] = {}
 
         # Findings -> evidence factors (a dependent group is one factor over its answer patterns).
@@ -196,13 +196,20 @@ class Engine:
         # Conditions summed out in closed form for rows whose every table row is additive in them
         # (see separable.py): ``_narrow`` holds each row of ``_weights`` restricted to the other
         # conditions' configurations plus its betas; ``_additive`` marks the rows that allow it.
-        separable = SeparableSplit.separable_conditions(cond_rf_parents, cond_cond_parents)
+        separable = [c for c in SeparableSplit.separable_conditions(cond_rf_parents, cond_cond_parents)
+                     if 0 < float(np.asarray(cond_tables[c]).reshape(-1)[0]) < 1]
         self._split = SeparableSplit(k, separable) if separable else None
         self._additive = np.zeros(size, dtype=bool)
         if self._split is not None:
             self._narrow = np.zeros((size, self._split.width + len(separable)))
             self._narrow[:self.n_block_rows], self._additive[:self.n_block_rows] = \
                 self._split.decompose(self._weights[:self.n_block_rows])
+            # The prior is exactly P(C_Q, r) * prod_p P(c_p) for these parentless, childless
+            # conditions: pattern priors are summed over Q's configurations only (4x narrower),
+            # then spread over P's bits with their constant log odds.
+            pi = np.array([float(np.asarray(cond_tables[c]).reshape(-1)[0]) for c in separable])
+            self._prior_log_odds = np.log(pi) - np.log1p(-pi)
+            self._joint_q = np.ascontiguousarray(joint[:, self._split.q_columns])  # J at P = 0
         self._slot_of: dict[int, int] = {}  # pattern key -> cache slot
         self._next_slot = 0
         # Block combination of each row: (finding code + 1) weighted per (finding, block).
@@ -225,7 +232,7 @@ class Engine:
 
     # ----------------------------------------------------------------------------------------
     @classmethod
-    def from_parameters(cls, priors, params, chunk_rows: int = 128) -> Engine:
+    def from_parameters(cls, priors, params, chunk_rows: int = 512) -> Engine:
         """Compile from the CPD arrays that ``model.network`` is built from (draw 0), without
         importing pgmpy: batch and HTTP workers need the engine, not the reference network.
         ``from_network`` on the built network gives the same tables (tested)."""
@@ -242,7 +249,7 @@ class Engine:
         return cls(rfs, conds, finds, chunk_rows=chunk_rows)
 
     @classmethod
-    def from_network(cls, network, risk_factor_ids, condition_ids, finding_ids, chunk_rows: int = 128) -> Engine:
+    def from_network(cls, network, risk_factor_ids, condition_ids, finding_ids, chunk_rows: int = 512) -> Engine:
         """Compile a pgmpy ``DiscreteBayesianNetwork`` of the three-layer shape.
 
         Conditions must be binary with states ``present``/``absent``; their CPDs are read with
@@ -458,13 +465,34 @@ class Engine:
             new = uniq[miss]
             patterns = (new[:, None] // self._pattern_radix[None, :]) % (self.rf_cards[None, :] + 1) - 1
             rows = self.n_block_rows + slots[miss]
-            self._weights[rows], self._row_shift[rows] = _normalise_rows(safe_log(self.prior_rows(patterns)))
-            if self._split is not None:
-                self._narrow[rows], self._additive[rows] = self._split.decompose(self._weights[rows])
+            if self._split is None:
+                self._weights[rows], self._row_shift[rows] = _normalise_rows(safe_log(self.prior_rows(patterns)))
+            else:
+                self._store_split_prior(rows, patterns)
         return self.n_block_rows + slots[inverse.reshape(-1)]
+
+    def _store_split_prior(self, rows: np.ndarray, patterns: np.ndarray) -> None:
+        """Write the patterns' shifted log prior rows (full and narrow) into rows ``rows``."""
+        split = self._split
+        log_q = safe_log(self._summed_rows(patterns, self._joint_q, self._narrow_marginal_cache))  # (m, width)
+        full = np.empty((len(rows), len(self.configs)))
+        for on, offset in zip(split.on, split.offsets, strict=True):
+            full[:, split.q_columns + offset] = log_q + float(on @ self._prior_log_odds)
+        self._weights[rows], shift = _normalise_rows(full)
+        self._row_shift[rows] = shift
+        self._narrow[rows, :split.width] = log_q - shift[:, None]
+        self._narrow[rows, split.width:] = self._prior_log_odds[None, :]
+        self._additive[rows] = (log_q > NEG / 2).all(axis=1)
 
     def prior_rows(self, patterns: np.ndarray) -> np.ndarray:
         """(m, 2^K) P(C, answered risk factors) for m risk-factor answer patterns (-1 = unknown).
+
+        See :meth:`_summed_rows` (here with ``J`` itself)."""
+        return self._summed_rows(patterns, self.joint_rc, self._marginal_cache)
+
+    def _summed_rows(self, patterns: np.ndarray, joint: np.ndarray, cache: dict) -> np.ndarray:
+        """(m, columns of ``joint``) ``joint`` (rows = risk-factor grid) summed over each pattern's
+        consistent rows: with ``J``, P(C, answered risk factors).
 
         Exact sum over the unanswered risk factors' states. Patterns with few completions
         (``prod of U's cards <= 16``, U = the unanswered set) sum their consistent rows of ``J``,
@@ -474,7 +502,7 @@ class Engine:
         """
         patterns = np.asarray(patterns, dtype=np.int64).reshape(-1, len(self.risk_factor_ids))
         n_rf = patterns.shape[1]
-        out = np.empty((patterns.shape[0], self.joint_rc.shape[1]))
+        out = np.empty((patterns.shape[0], joint.shape[1]))
         completions = np.prod(np.where(patterns < 0, self.rf_cards[None, :], 1), axis=1)
         few = np.nonzero(completions <= 16)[0]
         if len(few):
@@ -486,7 +514,7 @@ class Engine:
             rows = np.nonzero(valid)[0]
             design = sparse.csr_matrix((np.ones(len(rows)), (base[:, None] + offsets)[valid], np.concatenate(
                 [[0], np.cumsum(valid.sum(axis=1))])), shape=(len(few), len(self.grid)))
-            out[few] = design @ self.joint_rc
+            out[few] = design @ joint
         many = np.nonzero(completions > 16)[0]
         if len(many):
             unknown = (patterns[many] < 0) @ (1 << np.arange(n_rf, dtype=np.int64))
@@ -494,7 +522,7 @@ class Engine:
                 rows = many[unknown == mask]
                 free = [j for j in range(n_rf) if mask >> j & 1]
                 known = [j for j in range(n_rf) if not mask >> j & 1]
-                table = self._marginal_table(int(mask), free)
+                table = self._marginal_table(int(mask), free, joint, cache)
                 if known:
                     radix = np.concatenate([np.cumprod(self.rf_cards[known][::-1])[::-1][1:], [1]]).astype(np.int64)
                     out[rows] = table[patterns[np.ix_(rows, known)] @ radix]
@@ -515,19 +543,18 @@ class Engine:
             self._offsets_cache[mask] = hit
         return hit
 
-    def _marginal_table(self, mask: int, free: list[int]) -> np.ndarray:
-        """(prod of the answered risk factors' cards, 2^K) ``S_U``: ``J`` summed over the risk
-        factors ``free`` (bit j of ``mask``), answered ones in row-major order. Cached: only
-        called with more than 16 completions, so every table has fewer than 32 rows."""
-        hit = self._marginal_cache.get(mask)
+    def _marginal_table(self, mask: int, free: list[int], joint: np.ndarray, cache: dict) -> np.ndarray:
+        """(prod of the answered risk factors' cards, columns of ``joint``) ``S_U``: ``joint``
+        summed over the risk factors ``free`` (bit j of ``mask``), answered ones in row-major
+        order. Only called with more than 16 completions, so every table has fewer than 32 rows;
+        kept in ``cache`` (at most ``MARGINAL_CACHE_ROWS`` rows in all)."""
+        hit = cache.get(mask)
         if hit is None:
-            grid = self.joint_rc.reshape(*self.rf_cards, -1)
-            hit = grid.sum(axis=tuple(free)).reshape(-1, self.joint_rc.shape[1])
-            if self._marginal_cache_rows + len(hit) > MARGINAL_CACHE_ROWS:  # bounded memory
-                self._marginal_cache.clear()
-                self._marginal_cache_rows = 0
-            self._marginal_cache[mask] = hit
-            self._marginal_cache_rows += len(hit)
+            grid = joint.reshape(*self.rf_cards, -1)
+            hit = grid.sum(axis=tuple(free)).reshape(-1, joint.shape[1])
+            if sum(len(t) for t in cache.values()) + len(hit) > MARGINAL_CACHE_ROWS:  # bounded memory
+                cache.clear()
+            cache[mask] = hit
         return hit
 
 

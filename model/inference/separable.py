@@ -49,8 +49,8 @@ class SeparableSplit:
         self.q_configs = ((self.q_columns[:, None] >> np.arange(k)[None, :]) & 1).astype(float)
         # Offset of every combination s of P's bits, and which P members s switches on.
         combos = np.arange(2 ** len(self.separable))
-        self._on = ((combos[:, None] >> np.arange(len(self.separable))[None, :]) & 1).astype(float)  # (2^|P|, |P|)
-        self._offsets = (self._on.astype(np.int64) << np.array(self.separable, dtype=np.int64)[None, :]).sum(axis=1)
+        self.on = ((combos[:, None] >> np.arange(len(self.separable))[None, :]) & 1).astype(float)  # (2^|P|, |P|)
+        self.offsets = (self.on.astype(np.int64) << np.array(self.separable, dtype=np.int64)[None, :]).sum(axis=1)
 
     @staticmethod
     def separable_conditions(cond_rf_parents: list[list[int]], cond_cond_parents: list[list[int]]) -> list[int]:
@@ -71,9 +71,9 @@ class SeparableSplit:
         restricted = rows[:, self.q_columns]  # (m, width)
         betas = rows[:, self.q_columns[0] + (1 << np.array(self.separable, dtype=np.int64))] - rows[:, [self.q_columns[0]]]
         additive = (rows > NEG / 2).all(axis=1)
-        for s in range(len(self._offsets)):
-            expected = restricted + (betas @ self._on[s])[:, None]
-            additive &= np.abs(rows[:, self.q_columns + self._offsets[s]] - expected).max(axis=1) <= ADDITIVE_TOL
+        for s in range(len(self.offsets)):
+            expected = restricted + (betas @ self.on[s])[:, None]
+            additive &= np.abs(rows[:, self.q_columns + self.offsets[s]] - expected).max(axis=1) <= ADDITIVE_TOL
         packed = np.concatenate([restricted, betas], axis=1)
         packed[~additive] = 0.0
         return packed, additive
