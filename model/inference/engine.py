@@ -200,6 +200,7 @@ class Engine:
                      if 0 < float(np.asarray(cond_tables[c]).reshape(-1)[0]) < 1]
         self._split = SeparableSplit(k, separable) if separable else None
         self._additive = np.zeros(size, dtype=bool)
+        self._full_ready = np.ones(size, dtype=bool)  # prior rows of ``_weights`` filled (split only)
         if self._split is not None:
             self._narrow = np.zeros((size, self._split.width + len(separable)))
             self._narrow[:self.n_block_rows], self._additive[:self.n_block_rows] = \
@@ -388,6 +389,8 @@ class Engine:
             narrow[rows[~done[0]]] = False  # too small a total: the full enumeration below
         full = np.nonzero(~narrow)[0]
         if len(full):
+            if self._split is not None:
+                self._ensure_full(cols[full, -1])
             m, le, jt = self._full_rows(cols[full], shift[full], joint)
             marg[full], log_evidence[full] = m, le
         bad = ~(log_evidence >= ZERO_EVIDENCE)
@@ -472,17 +475,33 @@ class Engine:
         return self.n_block_rows + slots[inverse.reshape(-1)]
 
     def _store_split_prior(self, rows: np.ndarray, patterns: np.ndarray) -> None:
-        """Write the patterns' shifted log prior rows (full and narrow) into rows ``rows``."""
+        """Write the patterns' shifted narrow log prior rows into rows ``rows`` of ``_narrow``;
+        their full rows are spread over P's bits only when a row needs them (:meth:`_ensure_full`).
+
+        The shift is the full row's maximum, max over C_Q of log P(C_Q, P = 0, r) plus every
+        positive log odds of P (the full row is the narrow one plus P's bits times their log odds).
+        """
         split = self._split
         log_q = safe_log(self._summed_rows(patterns, self._joint_q, self._narrow_marginal_cache))  # (m, width)
-        full = np.empty((len(rows), len(self.configs)))
-        for on, offset in zip(split.on, split.offsets, strict=True):
-            full[:, split.q_columns + offset] = log_q + float(on @ self._prior_log_odds)
-        self._weights[rows], shift = _normalise_rows(full)
+        top = log_q.max(axis=1)
+        shift = np.where(top > NEG / 2, top + np.maximum(self._prior_log_odds, 0.0).sum(), 0.0)
         self._row_shift[rows] = shift
         self._narrow[rows, :split.width] = log_q - shift[:, None]
         self._narrow[rows, split.width:] = self._prior_log_odds[None, :]
         self._additive[rows] = (log_q > NEG / 2).all(axis=1)
+        self._full_ready[rows] = False
+
+    def _ensure_full(self, rows: np.ndarray) -> None:
+        """Fill the full (2^K) shifted log prior of the prior rows ``rows`` not filled yet."""
+        need = np.unique(rows[~self._full_ready[rows]])
+        if len(need):
+            split = self._split
+            base = self._narrow[need, :split.width]
+            full = np.empty((len(need), len(self.configs)))
+            for on, offset in zip(split.on, split.offsets, strict=True):
+                full[:, split.q_columns + offset] = base + float(on @ self._prior_log_odds)
+            self._weights[need] = full
+            self._full_ready[need] = True
 
     def prior_rows(self, patterns: np.ndarray) -> np.ndarray:
         """(m, 2^K) P(C, answered risk factors) for m risk-factor answer patterns (-1 = unknown).
