@@ -44,7 +44,7 @@ class EngineResult:
 
 
 BLOCK_ROWS = 81  # answer-pattern combinations per block of evidence factors (4 single findings)
-PRIOR_CACHE_ROWS = 1024  # risk-factor patterns whose log prior row is kept (16 MiB with 11 conditions)
+PRIOR_CACHE_BYTES = 24 * 2**20  # log prior rows of risk-factor patterns kept (narrow rows where possible)
 SCRATCH_ROWS = 512  # rows whose prior rows are looked up at once (their uncached patterns go here)
 MARGINAL_CACHE_ROWS = 2048  # rows of risk-factor marginal tables kept (21 MiB used with today's 8 risk factors)
 SMALL_TOTAL = 1e-200  # below this a row's sum of exp(shifted log weights) is redone with its own maximum
@@ -182,29 +182,37 @@ class Engine:
             self._blocks.append((np.array(members, dtype=np.intp), strides, offset))
             block_rows.append(table)
             offset += size
-        # One weight array for the batch product: the blocks' rows, then a bounded cache of the
-        # log prior rows of risk-factor answer patterns (filled on first use, emptied when full).
-        # Every row is stored minus its maximum (kept in ``_row_shift``), so a row's sum of at
-        # most one row per block and its prior row is <= 0 and exponentiates without overflow.
+        # The batch product reads one array of rows: the blocks' rows, then a bounded cache of the
+        # log prior rows of risk-factor answer patterns, then scratch rows for the patterns of the
+        # rows being scored that are not cached. Every row is stored minus its maximum (kept in
+        # ``_row_shift``), so a row's sum of at most one row per block and its prior row is <= 0
+        # and exponentiates without overflow.
         block_rows_all = np.concatenate(block_rows)
         self.n_block_rows = offset
-        self._prior_cache_rows = max(PRIOR_CACHE_ROWS, 0)
-        size = self.n_block_rows + self._prior_cache_rows + SCRATCH_ROWS
-        self._weights = np.empty((size, 2**k))
-        self._row_shift = np.zeros(size)
-        self._weights[:self.n_block_rows], self._row_shift[:self.n_block_rows] = _normalise_rows(block_rows_all)
+        weights, block_shift = _normalise_rows(block_rows_all)
         # Conditions summed out in closed form for rows whose every table row is additive in them
-        # (see separable.py): ``_narrow`` holds each row of ``_weights`` restricted to the other
-        # conditions' configurations plus its betas; ``_additive`` marks the rows that allow it.
+        # (see separable.py). With such conditions the array is ``_narrow`` (each row restricted
+        # to the other conditions' configurations, plus its betas; ``_additive`` marks the rows
+        # that allow it) and the cache holds narrow rows only: ``_weights`` keeps the blocks'
+        # full rows and, per chunk, the full prior rows that its full-path rows need (a narrow
+        # prior row spreads over P's bits in one pass).
         separable = [c for c in SeparableSplit.separable_conditions(cond_rf_parents, cond_cond_parents)
                      if 0 < float(np.asarray(cond_tables[c]).reshape(-1)[0]) < 1]
         self._split = SeparableSplit(k, separable) if separable else None
+        width = 2**k if self._split is None else self._split.width + len(separable)
+        self._prior_cache_rows = max(int(PRIOR_CACHE_BYTES) // (8 * width), 0)
+        size = self.n_block_rows + self._prior_cache_rows + SCRATCH_ROWS
+        self._row_shift = np.zeros(size)
+        self._row_shift[:self.n_block_rows] = block_shift
         self._additive = np.zeros(size, dtype=bool)
-        self._full_ready = np.ones(size, dtype=bool)  # prior rows of ``_weights`` filled (split only)
-        if self._split is not None:
-            self._narrow = np.zeros((size, self._split.width + len(separable)))
-            self._narrow[:self.n_block_rows], self._additive[:self.n_block_rows] = \
-                self._split.decompose(self._weights[:self.n_block_rows])
+        if self._split is None:
+            self._weights = np.empty((size, 2**k))
+            self._weights[:self.n_block_rows] = weights
+        else:
+            self._weights = np.empty((self.n_block_rows + SCRATCH_ROWS, 2**k))
+            self._weights[:self.n_block_rows] = weights
+            self._narrow = np.zeros((size, width))
+            self._narrow[:self.n_block_rows], self._additive[:self.n_block_rows] = self._split.decompose(weights)
             # The prior is exactly P(C_Q, r) * prod_p P(c_p) for these parentless, childless
             # conditions: pattern priors are summed over Q's configurations only (4x narrower),
             # then spread over P's bits with their constant log odds.
@@ -389,9 +397,10 @@ class Engine:
             narrow[rows[~done[0]]] = False  # too small a total: the full enumeration below
         full = np.nonzero(~narrow)[0]
         if len(full):
+            full_cols = cols[full]
             if self._split is not None:
-                self._ensure_full(cols[full, -1])
-            m, le, jt = self._full_rows(cols[full], shift[full], joint)
+                full_cols[:, -1] = self._full_priors(full_cols[:, -1])
+            m, le, jt = self._full_rows(full_cols, shift[full], joint)
             marg[full], log_evidence[full] = m, le
         bad = ~(log_evidence >= ZERO_EVIDENCE)
         if bad.any():
@@ -475,8 +484,8 @@ class Engine:
         return self.n_block_rows + slots[inverse.reshape(-1)]
 
     def _store_split_prior(self, rows: np.ndarray, patterns: np.ndarray) -> None:
-        """Write the patterns' shifted narrow log prior rows into rows ``rows`` of ``_narrow``;
-        their full rows are spread over P's bits only when a row needs them (:meth:`_ensure_full`).
+        """Write the patterns' shifted narrow log prior rows into rows ``rows`` of ``_narrow``
+        (their full rows are spread over P's bits when a chunk needs them: :meth:`_full_priors`).
 
         The shift is the full row's maximum, max over C_Q of log P(C_Q, P = 0, r) plus every
         positive log odds of P (the full row is the narrow one plus P's bits times their log odds).
@@ -489,19 +498,18 @@ class Engine:
         self._narrow[rows, :split.width] = log_q - shift[:, None]
         self._narrow[rows, split.width:] = self._prior_log_odds[None, :]
         self._additive[rows] = (log_q > NEG / 2).all(axis=1)
-        self._full_ready[rows] = False
 
-    def _ensure_full(self, rows: np.ndarray) -> None:
-        """Fill the full (2^K) shifted log prior of the prior rows ``rows`` not filled yet."""
-        need = np.unique(rows[~self._full_ready[rows]])
-        if len(need):
-            split = self._split
-            base = self._narrow[need, :split.width]
-            full = np.empty((len(need), len(self.configs)))
-            for on, offset in zip(split.on, split.offsets, strict=True):
-                full[:, split.q_columns + offset] = base + float(on @ self._prior_log_odds)
-            self._weights[need] = full
-            self._full_ready[need] = True
+    def _full_priors(self, rows: np.ndarray) -> np.ndarray:
+        """The full shifted log prior rows of the narrow prior rows ``rows`` (n,), written into
+        the scratch rows of ``_weights``; returns each one's row there (valid for this chunk)."""
+        split = self._split
+        uniq, inverse = np.unique(rows, return_inverse=True)
+        base = self._narrow[uniq, :split.width]
+        full = np.empty((len(uniq), len(self.configs)))
+        for on, offset in zip(split.on, split.offsets, strict=True):
+            full[:, split.q_columns + offset] = base + float(on @ self._prior_log_odds)
+        self._weights[self.n_block_rows:self.n_block_rows + len(uniq)] = full
+        return self.n_block_rows + inverse.reshape(-1)
 
     def prior_rows(self, patterns: np.ndarray) -> np.ndarray:
         """(m, 2^K) P(C, answered risk factors) for m risk-factor answer patterns (-1 = unknown).
