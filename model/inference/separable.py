@@ -34,7 +34,8 @@ class SeparableSplit:
 
     ``separable``: indices of the conditions in P (bit ``p`` of a configuration index);
     ``k``: number of conditions. Attributes: ``q_columns`` (2**(K-|P|),) the configurations with
-    every P bit 0, in index order; ``q_configs`` (2**(K-|P|), K) their condition bits (P columns 0).
+    every P bit 0, in index order; ``q_configs`` (2**(K-|P|), K) their condition bits (P columns 0);
+    ``others`` the conditions in Q and ``q_only`` their columns of ``q_configs``.
     """
 
     def __init__(self, k: int, separable: list[int]) -> None:
@@ -47,6 +48,8 @@ class SeparableSplit:
         self.q_columns = np.nonzero(p_bits == 0)[0]
         self.width = len(self.q_columns)
         self.q_configs = ((self.q_columns[:, None] >> np.arange(k)[None, :]) & 1).astype(float)
+        self.others = [c for c in range(k) if c not in self.separable]
+        self.q_only = np.ascontiguousarray(self.q_configs[:, self.others])  # (width, K - |P|)
         # Offset of every combination s of P's bits, and which P members s switches on.
         combos = np.arange(2 ** len(self.separable))
         self.on = ((combos[:, None] >> np.arange(len(self.separable))[None, :]) & 1).astype(float)  # (2^|P|, |P|)
