@@ -205,12 +205,16 @@ class Engine:
         self._row_shift = np.zeros(size)
         self._row_shift[:self.n_block_rows] = block_shift
         self._additive = np.zeros(size, dtype=bool)
+        # Columns of ``_weights`` in stored order: the configurations themselves, or with separable
+        # conditions, P's combination-major (block s = ``q_columns + offsets[s]``).
+        self._stored_order = np.arange(2**k)
         if self._split is None:
             self._weights = np.empty((size, 2**k))
             self._weights[:self.n_block_rows] = weights
         else:
+            self._stored_order = np.concatenate([self._split.q_columns + off for off in self._split.offsets])
             self._weights = np.empty((self.n_block_rows + SCRATCH_ROWS, 2**k))
-            self._weights[:self.n_block_rows] = weights
+            self._weights[:self.n_block_rows] = weights[:, self._stored_order]
             packed, self._additive[:self.n_block_rows] = self._split.decompose(weights)
             self._narrow_q = np.zeros((size, self._split.width))  # each row at P = 0, over Q's configurations
             self._narrow_b = np.zeros((size, len(separable)))  # its betas (log odds shift of each P member)
@@ -222,6 +226,7 @@ class Engine:
             pi = np.array([float(np.asarray(cond_tables[c]).reshape(-1)[0]) for c in separable])
             self._prior_log_odds = np.log(pi) - np.log1p(-pi)
             self._joint_q = np.ascontiguousarray(joint[:, self._split.q_columns])  # J at P = 0
+        self._stored_configs = np.ascontiguousarray(self.configs[self._stored_order])
         self._slot_of: dict[int, int] = {}  # pattern key -> cache slot
         self._next_slot = 0
         # Block combination of each row: (finding code + 1) weighted per (finding, block).
@@ -405,10 +410,7 @@ class Engine:
             narrow[rows[~done[0]]] = False  # too small a total: the full enumeration below
         full = np.nonzero(~narrow)[0]
         if len(full):
-            full_cols = cols[full]
-            if self._split is not None:
-                full_cols[:, -1] = self._full_priors(full_cols[:, -1])
-            m, le, jt = self._full_rows(full_cols, shift[full], joint)
+            m, le, jt = self._full_rows(cols[full], shift[full], joint)
             marg[full], log_evidence[full] = m, le
         bad = ~(log_evidence >= ZERO_EVIDENCE)
         if bad.any():
@@ -446,24 +448,50 @@ class Engine:
         log_evidence = shift + np.log(total) + np.logaddexp(0.0, betas).sum(axis=1)
         return done, marg, log_evidence
 
+    def _full_log_weights(self, cols: np.ndarray) -> np.ndarray:
+        """(n, 2^K) log P(C, e) - shift of rows given their ``cols``, columns in stored order.
+
+        Without separable conditions: one sparse product over ``_weights``. With them, only the
+        rows that are not additive (the few answers coupling a separable condition, e.g. a pain
+        site that two conditions cause) are added at full width; the additive rest is summed over
+        Q's configurations and its betas, then spread over P's 2^|P| blocks of the stored order
+        (block s = configurations ``q_columns + offsets[s]``) in one broadcast addition."""
+        split = self._split
+        if split is None:
+            return self._design(cols, self._weights.shape[0]) @ self._weights
+        additive = self._additive[cols]
+        coupled = np.where(additive, 0, cols)
+        prior = np.nonzero(coupled[:, -1] > 0)[0]
+        if len(prior):
+            coupled[prior, -1] = self._full_priors(coupled[prior, -1])
+        logw = self._design(coupled, self._weights.shape[0]) @ self._weights
+        design = self._design(np.where(additive, cols, 0), self._narrow_q.shape[0])
+        blocks = logw.reshape(len(cols), len(split.offsets), split.width)
+        blocks += (design @ self._narrow_q)[:, None, :]
+        blocks += ((design @ self._narrow_b) @ split.on.T)[:, :, None]
+        return logw
+
     def _full_rows(self, cols: np.ndarray, shift: np.ndarray, joint: bool):
         """Enumeration over every condition configuration: (marginals, log P(e), joint or None)."""
-        design = self._design(cols, self._weights.shape[0])
-        w = design @ self._weights
+        w = self._full_log_weights(cols)
         np.exp(w, out=w)
         total = w.sum(axis=1)
         small = np.nonzero(~(total >= SMALL_TOTAL))[0]
         if len(small):
-            again = design[small] @ self._weights
+            again = self._full_log_weights(cols[small])
             top = again.max(axis=1)
             again = np.exp(again - top[:, None])
             w[small] = again
             total[small] = again.sum(axis=1)
             shift = shift.copy()
             shift[small] += top
-        marg = (w @ self.configs) / total[:, None]
+        marg = (w @ self._stored_configs) / total[:, None]
         log_evidence = shift + np.log(total)
-        return marg, log_evidence, (w / total[:, None] if joint else None)
+        jt = None
+        if joint:
+            jt = np.empty_like(w)
+            jt[:, self._stored_order] = w / total[:, None]
+        return marg, log_evidence, jt
 
     def _prior_slots(self, rf_codes: np.ndarray) -> np.ndarray:
         """(n,) the row of ``_weights`` holding each row's risk-factor pattern's shifted log prior.
@@ -514,10 +542,9 @@ class Engine:
         split = self._split
         uniq, inverse = np.unique(rows, return_inverse=True)
         base = self._narrow_q[uniq]
-        full = np.empty((len(uniq), len(self.configs)))
-        for on, offset in zip(split.on, split.offsets, strict=True):
-            full[:, split.q_columns + offset] = base + float(on @ self._prior_log_odds)
-        self._weights[self.n_block_rows:self.n_block_rows + len(uniq)] = full
+        full = self._weights[self.n_block_rows:self.n_block_rows + len(uniq)].reshape(len(uniq), len(split.offsets), -1)
+        for s, on in enumerate(split.on):  # stored order: block s holds P's combination s
+            full[:, s] = base + float(on @ self._prior_log_odds)
         return self.n_block_rows + inverse.reshape(-1)
 
     def prior_rows(self, patterns: np.ndarray) -> np.ndarray:
