@@ -3,14 +3,20 @@
 pgmpy's VariableElimination answers one case in milliseconds and has no batch query. The network
 has a shape that makes exact batch inference cheap: a few root risk factors (R), a handful of
 binary conditions (C) whose parents are risk factors or other conditions, and findings (F) whose
-parents are conditions only. So, with ``2**K`` joint condition configurations:
+parents are conditions only (or other findings of their group). So, with ``2**K`` joint condition
+configurations:
 
     P(C, e) = [sum over R consistent with e_R of P(R) P(C | R)] * prod_f P(e_f | C)
 
-The bracket depends on the row only through which risk factors were answered (few distinct
-patterns in a batch; computed once per pattern from the compiled table ``J[R, C]``), and the
-product is a single matrix product of the row's one-hot findings with the compiled table
-``T[(f, state), C] = log P(f = state | C)``. Normalising over ``C`` gives every condition's exact
+The bracket depends on the row only through its risk-factor answer pattern: rows are scored in
+pattern order, each pattern's log prior row is computed once (a sum of at most 16 rows of the
+compiled ``J[R, C]`` or one row of a marginal table) and kept in a bounded cache. The product is
+one sparse product: a row picks one row per block of evidence factors (log P(answers | C)) and
+its prior row. Stored rows are shifted to a maximum of 0, so the sum exponentiates without a
+max pass (a row with a tiny total is redone with its own maximum). Conditions with no parent and
+no child (see ``separable.py``) are summed out in closed form for every row whose table rows are
+additive in them, so most rows enumerate ``2**(K - |P|)`` configurations; the others add only
+their coupling rows at full width. Normalising over ``C`` gives every condition's exact
 posterior. Rows are processed in bounded chunks and identical rows are scored once.
 """
 
