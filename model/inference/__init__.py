@@ -1,2 +1,3 @@
 """Exact inference on the compiled network: the evidence factors, the batch engine and its
-factored path, parameter draws, the per-draw engines and the case variants."""
+factored path and its closed form for separable conditions, parameter draws, the per-draw engines
+and the case variants."""

@@ -12,4 +12,5 @@ def safe_log(x: np.ndarray) -> np.ndarray:
     """Natural log with log(0) = NEG (finite), so sums and matrix products stay well defined."""
     x = np.asarray(x, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(x > 0, np.log(np.where(x > 0, x, 1.0)), NEG)
+        out = np.log(x)  # -inf at 0, nan below
+    return np.fmax(out, NEG, out=out) if isinstance(out, np.ndarray) else np.fmax(out, NEG)  # fmax(nan, NEG) = NEG

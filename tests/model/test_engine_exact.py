@@ -298,25 +298,32 @@ def test_prior_of_partly_answered_risk_factors_equals_the_grid_sum(model):
         assert np.abs(batch.marginals[i] - pgmpy_posteriors(model, ev)).max() < TOL
 
 
-@pytest.mark.parametrize("block_rows", [1, 81])
-def test_batch_path_without_the_pattern_lattice_and_any_block_size_is_the_same(model, monkeypatch, block_rows):
-    """The batch product with every pattern's log prior kept (the lattice) and without it (distinct
-    patterns looked up per chunk), with factors in blocks of any size, gives the same numbers."""
+@pytest.mark.parametrize(("block_rows", "cache_bytes", "scratch_rows"), [(1, 0, 7), (81, 20_000, 64), (81, 24 * 2**20, 512)])
+def test_batch_path_with_any_prior_cache_and_block_size_is_the_same(model, monkeypatch, block_rows, cache_bytes,
+                                                                     scratch_rows):
+    """The batch product with no, a tiny (always full) or the default cache of pattern priors,
+    with few or many rows per lookup, with factors in blocks of any size, gives the same numbers."""
     from model.inference import engine as engine_module
 
-    monkeypatch.setattr(engine_module, "LATTICE_BYTES", 0)
     monkeypatch.setattr(engine_module, "BLOCK_ROWS", block_rows)
+    monkeypatch.setattr(engine_module, "PRIOR_CACHE_BYTES", cache_bytes)
+    monkeypatch.setattr(engine_module, "SCRATCH_ROWS", scratch_rows)
     plain = engine_module.Engine.from_parameters(model.priors, model.parameters, chunk_rows=100)
-    assert plain._log_rows is None and model.engine._log_rows is not None
     assert len(plain._blocks) == len(plain.factors) if block_rows == 1 else len(plain._blocks) < len(plain.factors)
     rng = np.random.default_rng(3)
     n = 700
     rf = np.stack([rng.integers(-1, c, n) for c in model.engine.rf_cards], axis=1)
+    rf[::3] = rf[0]  # a frequent pattern, so the cache admits some
     fd = np.where(rng.random((n, len(model.finding_ids))) < 0.5, rng.integers(0, 2, (n, len(model.finding_ids))), -1)
-    a = plain.posterior(rf, fd, factored=False)
-    b = model.engine.posterior(rf, fd, factored=False)
-    assert np.abs(a.marginals - b.marginals).max() < 1e-12
-    assert np.abs(a.log_evidence - b.log_evidence).max() < 1e-9
+    for _ in range(2):  # the second call reads what the first cached
+        a = plain.posterior(rf, fd, factored=False)
+        b = model.engine.posterior(rf, fd, factored=False)
+        assert np.abs(a.marginals - b.marginals).max() < 1e-12
+        assert np.abs(a.log_evidence - b.log_evidence).max() < 1e-9
+    assert plain._next_slot <= plain._prior_cache_rows and len(plain._slot_of) == plain._next_slot
+    assert (plain._prior_cache_rows > 0) == (cache_bytes > 0)
+    if cache_bytes:
+        assert plain._next_slot > 0
     for i in range(0, n, 97):
         ev = {v: model.variables[v].states[c] for v, c in zip(model.risk_factor_ids, rf[i], strict=True) if c >= 0}
         ev.update({f: model.variables[f].states[c] for f, c in zip(model.finding_ids, fd[i], strict=True) if c >= 0})
