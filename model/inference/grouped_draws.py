@@ -250,57 +250,24 @@ def _odds_factors(lam: np.ndarray, members: tuple[int, ...], d: int) -> np.ndarr
 
 def _elimination_order(dependent: list[int], rfs: dict[int, tuple[int, ...]], sizes: dict[int, int],
                        cards: list[int]) -> list[tuple[int, tuple[int, ...]]]:
-    """The dependent groups in the order that makes the fewest cells in all (cells of the live
-    risk factors x configurations of the members so far, summed over the steps), each with the
-    crossed risk factors that can be summed right after it (no group still to come uses them).
-    Exact dynamic programme over subsets of groups; cached per structure."""
-    key = (tuple((gi, rfs[gi], sizes[gi]) for gi in dependent), tuple(cards))
-    hit = _ORDERS.get(key)
-    if hit is None:
-        hit = _best_order(dependent, rfs, sizes, cards)
-        if len(_ORDERS) > 4096:
-            _ORDERS.clear()
-        _ORDERS[key] = hit
-    return hit
-
-
-_ORDERS: dict[tuple, list[tuple[int, tuple[int, ...]]]] = {}
-
-
-def _best_order(dependent: list[int], rfs: dict[int, tuple[int, ...]], sizes: dict[int, int],
-                cards: list[int]) -> list[tuple[int, tuple[int, ...]]]:
-    n = len(dependent)
-    used = [set(rfs[gi]) for gi in dependent]
-    users = {r: {i for i in range(n) if r in used[i]} for r in {r for u in used for r in u}}
-    user_mask = {r: sum(1 << i for i in ids) for r, ids in users.items()}
-    width = [sum(sizes[dependent[i]] for i in range(n) if s >> i & 1) for s in range(1 << n)]
-    best = [float("inf")] * (1 << n)
-    choice = [-1] * (1 << n)
-    best[0] = 0.0
-    for done in range(1 << n):
-        if best[done] == float("inf"):
-            continue
-        for i in range(n):
-            if done >> i & 1:
-                continue
-            after = done | 1 << i
-            # live while group i is multiplied in: used so far or by i, and not yet finished before
-            live = [r for r, mask in user_mask.items() if mask & after and mask & ~done]
-            cost = best[done] + float(np.prod([cards[r] for r in live])) * 2.0 ** width[after]
-            if cost < best[after]:
-                best[after], choice[after] = cost, i
-    order, state = [], (1 << n) - 1
-    while state:
-        i = choice[state]
-        order.append(i)
-        state &= ~(1 << i)
-    order.reverse()
-    out, done = [], 0
-    for i in order:
-        done |= 1 << i
-        finished = tuple(sorted(r for r, mask in user_mask.items() if mask & done == mask and mask >> i & 1))
-        out.append((dependent[i], finished))
-    return out
+    """The dependent groups in a greedy order that keeps the (cells x configurations) array small,
+    each with the crossed risk factors that can be summed right after it (no group still to come
+    uses them)."""
+    left = list(dependent)
+    live = {r for gi in dependent for r in rfs[gi]}
+    width, order = 0, []
+    while left:
+        costs = []
+        for gi in left:  # cells x configurations once gi is in and the risk factors it finishes are summed
+            kept = [r for r in live if any(r in rfs[g] for g in left if g != gi)]
+            costs.append((float(np.prod([cards[r] for r in kept])) * 2.0 ** (width + sizes[gi]), gi))
+        gi = min(costs)[1]
+        left.remove(gi)
+        width += sizes[gi]
+        done = tuple(sorted(r for r in live if not any(r in rfs[g] for g in left)))
+        live -= set(done)
+        order.append((gi, done))
+    return order
 
 
 def _product(factors: list[tuple[int, np.ndarray]], u: int) -> np.ndarray:
