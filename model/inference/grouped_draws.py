@@ -93,7 +93,7 @@ class GroupedDraws:
             shape[at], shape[-1] = probs.shape[0], self.draws
             table = (table * probs.reshape(shape)).sum(axis=at)
             remaining.remove(r)
-        if len(self._group_tables) > 4096:
+        if len(self._group_tables) > 1024:  # bounded: a table is at most (cells x 2^size x D)
             self._group_tables.clear()
         hit = (np.ascontiguousarray(table), tuple(remaining))
         self._group_tables[key] = hit
@@ -112,10 +112,12 @@ class GroupedDraws:
         const = np.ones(d)  # factors shared by every configuration: only matter when 0
         likelihood: list[tuple[tuple[int, ...], np.ndarray]] = []
         coupled_conditions: set[int] = set()
+        reweighted: set[int] = set()
         for fi in np.flatnonzero(patterns).tolist():
             parents, table, separable = self.split(fi, int(patterns[fi]))
             for c, ratio in separable:
                 lam[c] *= ratio
+                reweighted.add(c)
             if parents:
                 likelihood.append((parents, table))
                 coupled_conditions.update(parents)
@@ -125,7 +127,9 @@ class GroupedDraws:
         tables = {}  # group -> (table with lam applied, its shared unanswered risk factors)
         for gi, g in enumerate(net.groups):
             table, rfs = self.group_table(gi, rf_codes)
-            tables[gi] = (table * _odds_factors(lam, g.members, d), rfs)
+            if reweighted.intersection(g.members):
+                table = table * _odds_factors(lam, g.members, d)
+            tables[gi] = (table, rfs)
         out = np.empty((k, d))
 
         # Uncoupled groups in closed form over the grid of shared unanswered risk factors.
@@ -208,7 +212,11 @@ class GroupedDraws:
             for (c, _), numerator in zip(shares, numerators, strict=True):
                 out[c] = numerator
         else:
-            joint = _product(factors + [(dep_mask, prior[0])], u)
+            merged = _merge(factors + [(dep_mask, prior[0])], u)
+            if len(merged) == 2:  # two scopes: pass messages between them, never build the full array
+                out[members], total = _two_scope_marginals(merged, u)
+                return _normalise(out, total, const, members)
+            joint = _multiply(merged)
         joint = np.broadcast_to(joint, (2,) * u + (d,)).reshape(2**u, d)
         total = joint.sum(axis=0)
         out[members] = _member_bits(u) @ joint
@@ -271,10 +279,48 @@ def _elimination_order(dependent: list[int], rfs: dict[int, tuple[int, ...]], si
 
 
 def _product(factors: list[tuple[int, np.ndarray]], u: int) -> np.ndarray:
-    """The product of factors given as (scope bitmask over the u axes, broadcastable array):
-    a factor whose scope is inside another's is multiplied into the smallest such; then pairs
-    with the smallest joint scope are merged while that scope is smaller than all u axes; the
-    rest are multiplied at full size."""
+    """The product of factors given as (scope bitmask over the u axes, broadcastable array)."""
+    return _multiply(_merge(factors, u))
+
+
+def _multiply(merged: list[tuple[int, np.ndarray]]) -> np.ndarray:
+    """The product of merged factors, largest scope first."""
+    merged = sorted(merged, key=lambda f: -f[0].bit_count())
+    out = merged[0][1]
+    for _, table in merged[1:]:
+        out = out * table
+    return out
+
+
+def _two_scope_marginals(merged: list[tuple[int, np.ndarray]], u: int) -> tuple[np.ndarray, np.ndarray]:
+    """(u, D) sums of the product of two factors with each axis present, and (D,) its total, from
+    the two factors and their messages over the shared axes (a two-clique junction tree): each
+    factor times the other summed over its own axes."""
+    (a_mask, a), (b_mask, b) = merged
+    axes = range(u)
+    only_a = tuple(i for i in axes if a_mask >> i & 1 and not b_mask >> i & 1)
+    only_b = tuple(i for i in axes if b_mask >> i & 1 and not a_mask >> i & 1)
+    belief_a = a * b.sum(axis=only_b, keepdims=True)  # scope of a
+    belief_b = b * a.sum(axis=only_a, keepdims=True)  # scope of b
+    d = a.shape[-1]
+    out = np.empty((u, d))
+    in_a = [i for i in axes if a_mask >> i & 1]
+    flat_a = np.ascontiguousarray(belief_a).reshape(-1, d)
+    out[in_a] = _member_bits(len(in_a)) @ flat_a
+    total = flat_a.sum(axis=0)
+    if only_b:
+        in_b = [i for i in axes if b_mask >> i & 1]
+        rows = _member_bits(len(in_b)) @ np.ascontiguousarray(belief_b).reshape(-1, d)
+        for row, i in zip(rows, in_b, strict=True):
+            if i in only_b:
+                out[i] = row
+    return out, total
+
+
+def _merge(factors: list[tuple[int, np.ndarray]], u: int) -> list[tuple[int, np.ndarray]]:
+    """Factors given as (scope bitmask over the u axes, broadcastable array), merged: a factor
+    whose scope is inside another's is multiplied into the smallest such; then pairs with the
+    smallest joint scope are merged while that scope is smaller than all u axes."""
     factors = sorted(factors, key=lambda f: f[0].bit_count())
     merged: list[tuple[int, np.ndarray]] = []
     for mask, table in reversed(factors):  # largest scopes first: the others fold into the smallest that holds them
@@ -292,11 +338,7 @@ def _product(factors: list[tuple[int, np.ndarray]], u: int) -> np.ndarray:
             break
         (a, x), (b, y) = merged[i], merged[j]
         merged = [f for n, f in enumerate(merged) if n not in (i, j)] + [(a | b, x * y)]
-    merged.sort(key=lambda f: -f[0].bit_count())
-    out = merged[0][1]
-    for _, table in merged[1:]:
-        out = out * table
-    return out
+    return merged
 
 
 @cache
