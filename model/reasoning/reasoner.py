@@ -266,17 +266,20 @@ class Reasoner:
         plausible = [c for c, t in self.must_not_miss.items() if point[cpos[c]] >= t * s.must_not_miss_plausible]
         # Findings, all at once: P(state | e), E[H(F | C) | e] and P(c | e, state) are products with the joint.
         offsets = self._offsets
-        lik, finding_entropy = self._case_likelihoods(variants)
-        state_probs = lik @ joint  # (n_finding_states,)
+        cond = self._case_likelihoods(variants)
+        state_probs = self._lik_times(cond, joint)  # (n_finding_states,)
         totals = np.add.reduceat(state_probs, offsets)
         with np.errstate(invalid="ignore", divide="ignore"):
             state_p = np.nan_to_num(state_probs / np.repeat(totals, self._n_states))
-        finding_eig = np.add.reduceat(_entropy_terms(state_p), offsets) - finding_entropy @ joint
+        expected_entropy = self._finding_entropy @ joint  # E[H(F | C) | e] per finding
+        if cond is not None:
+            expected_entropy[cond[0]] = cond[3] @ joint
+        finding_eig = np.add.reduceat(_entropy_terms(state_p), offsets) - expected_entropy
         finding_mnm = np.zeros(len(engine.finding_ids))
         h_now = {c: float(_binary_entropy_bits(np.array(point[cpos[c]]))) for c in plausible}  # H(c | e) in bits
         for c in plausible:
             with np.errstate(invalid="ignore", divide="ignore"):
-                after = np.nan_to_num(lik @ (joint * engine.configs[:, cpos[c]]) / state_probs)
+                after = np.nan_to_num(self._lik_times(cond, joint * engine.configs[:, cpos[c]]) / state_probs)
             finding_mnm += h_now[c] - np.add.reduceat(state_p * _binary_entropy_bits(after), offsets)
         # Risk factors: one posterior (with its joint) per state of each unanswered one, in one call.
         rf_vars = [v for v in candidates if v in self._rf_pos]
@@ -319,17 +322,18 @@ class Reasoner:
                         "expected_information_gain": eig, "priority": priority, "reason": reason})
         return top, should_stop
 
-    def _case_likelihoods(self, variants: CaseVariants) -> tuple[np.ndarray, np.ndarray]:
-        """P(F = s | C, the case's answers to F's dependent findings) per (finding, state) row, and
-        H(F | C, those answers) per finding: the compiled rows, except for an unanswered finding
-        whose evidence factor has answered members (then the ratio of two pattern rows)."""
+    def _case_likelihoods(self, variants: CaseVariants) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray] | None:
+        """Where the case changes the compiled P(F = s | C): an unanswered finding whose evidence
+        factor has answered members is conditioned on them, P(F = s | C, those answers) = the
+        ratio of two pattern rows. Returns None when no finding is, else (those findings, their
+        (finding, state) rows, P(F = s | C, answers) for those rows (rows, 2^K), and H(F | C,
+        answers) in bits for those findings (findings, 2^K))."""
         engine = self.model.engine
         codes = variants.finding_codes
         base = variants.feature_of  # per factor, the case's feature (-1: none of its findings answered)
         pending = [f for f in np.flatnonzero(codes < 0).tolist() if base[engine.factor_of[f]] >= 0]
         if not pending:
-            return self._lik, self._finding_entropy
-        lik, entropy = self._lik.copy(), self._finding_entropy.copy()
+            return None
         pairs = [(f, s) for f in pending for s in range(self._n_states[f])]
         rows = np.repeat(codes[None, :], len(pairs), axis=0)
         rows[np.arange(len(pairs)), [f for f, _ in pairs]] = [s for _, s in pairs]
@@ -337,14 +341,20 @@ class Reasoner:
         with_f = engine.feature_index(rows)[np.arange(len(pairs)), factors]
         cond = np.exp(engine.log_lik[with_f] - engine.log_lik[base[factors]])
         cond = np.where(cond < 1e-300, 0.0, cond)
-        at = 0
+        entropy, at = [], 0
         for f in pending:
             n = int(self._n_states[f])
-            block = cond[at:at + n]
-            lik[self._offsets[f]:self._offsets[f] + n] = block
-            entropy[f] = _entropy_bits(block.T)
+            entropy.append(_entropy_bits(cond[at:at + n].T))
             at += n
-        return lik, entropy
+        index = [int(self._offsets[f]) + s for f, s in pairs]
+        return pending, np.array(index, dtype=np.intp), cond, np.stack(entropy)
+
+    def _lik_times(self, cond: tuple | None, vector: np.ndarray) -> np.ndarray:
+        """P(F = s | C, the case's answers) @ vector, per (finding, state) row."""
+        out = self._lik @ vector
+        if cond is not None:
+            out[cond[1]] = cond[2] @ vector
+        return out
 
     # ------------------------------------------------------------------ sensitivity
     def sensitivity(self, evidence: Mapping[str, Any], condition: str) -> pd.DataFrame:
