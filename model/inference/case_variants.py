@@ -41,11 +41,36 @@ class VariantResult:
         return ~np.isfinite(self.log_evidence)
 
 
-class CaseVariants:
-    """One case, given as engine codes (-1 = unanswered), and its variants."""
+class MarginalTables:
+    """``J[R, C]`` summed over a set of risk factors, cached per set: read for priors whose
+    unanswered risk factors have more than ``SLAB_ROWS`` completions (one of them possibly kept,
+    of at most 4 states), so every table has fewer than ``len(grid) * 4 / SLAB_ROWS`` rows of
+    2^K; at most one table per set of risk factors (256 here; a few MB in practice). One per
+    engine (the reasoner keeps it); the same sums as ``Engine.prior_rows``."""
 
-    def __init__(self, engine: Engine, rf_codes: Sequence[int], finding_codes: Sequence[int]) -> None:
+    def __init__(self, engine: Engine) -> None:
+        self.grid = engine.joint_rc.reshape(*engine.rf_cards.tolist(), -1)
+        self._tables: dict[tuple[int, ...], np.ndarray] = {}
+
+    def row(self, rf_codes: np.ndarray, keep: int | None = None) -> np.ndarray:
+        """(2^K,) P(C, answered risk factors) for codes with -1 = unanswered; with ``keep`` (an
+        unanswered risk factor), (its states, 2^K): that one is not summed."""
+        free = tuple(j for j, c in enumerate(rf_codes.tolist()) if c < 0 and j != keep)
+        table = self._tables.get(free)
+        if table is None:
+            table = self.grid.sum(axis=free) if free else self.grid
+            self._tables[free] = table
+        return table[tuple(int(c) if c >= 0 else slice(None) for j, c in enumerate(rf_codes.tolist()) if j not in free)]
+
+
+class CaseVariants:
+    """One case, given as engine codes (-1 = unanswered), and its variants. ``tables``: the
+    engine's :class:`MarginalTables` (shared between cases; a new one when not given)."""
+
+    def __init__(self, engine: Engine, rf_codes: Sequence[int], finding_codes: Sequence[int],
+                 tables: MarginalTables | None = None) -> None:
         self.engine = engine
+        self.tables = tables if tables is not None else MarginalTables(engine)
         self.rf_codes = np.asarray(rf_codes, dtype=np.int64).reshape(-1)
         self.finding_codes = np.asarray(finding_codes, dtype=np.int64).reshape(-1)
         self.feature_of = engine.feature_index(self.finding_codes[None, :])[0]  # per factor, -1 = unanswered
@@ -64,7 +89,7 @@ class CaseVariants:
             self._slab = self._grid[tuple(int(c) if c >= 0 else slice(None) for c in self.rf_codes.tolist())]
             self.prior = self._slab.reshape(-1, self._slab.shape[-1]).sum(axis=0)
         else:
-            self.prior = engine.prior_rows(self.rf_codes[None, :])[0]
+            self.prior = self.tables.row(self.rf_codes)
         self._set: dict[int, np.ndarray] | None = None
         self._left_out: dict[int, np.ndarray] = {}
         self._base: VariantResult | None = None
@@ -80,15 +105,12 @@ class CaseVariants:
         free, completions, grid = self._free, self._completions, self._grid
         self._set = {}
         index = [int(c) if c >= 0 else slice(None) for c in rf.tolist()]
-        via_engine: list[tuple[str, int, np.ndarray]] = []
         if self._slab is not None:
             for i, j in enumerate(free):
                 self._set[j] = self._slab.sum(axis=tuple(a for a in range(len(free)) if a != i))
         else:
             for j in free:
-                patterns = np.repeat(rf[None, :], cards[j], axis=0)
-                patterns[:, j] = np.arange(cards[j])
-                via_engine.append(("set", j, patterns))
+                self._set[j] = self.tables.row(rf, keep=j)
         for j in answered:
             if completions * cards[j] <= SLAB_ROWS:
                 index[j] = slice(None)
@@ -98,17 +120,7 @@ class CaseVariants:
             else:
                 pattern = rf.copy()
                 pattern[j] = -1
-                via_engine.append(("left_out", j, pattern))
-        if via_engine:
-            rows = engine.prior_rows(np.concatenate([np.asarray(p).reshape(-1, len(rf)) for _, _, p in via_engine]))
-            at = 0
-            for kind, j, p in via_engine:
-                n = np.asarray(p).reshape(-1, len(rf)).shape[0]
-                if kind == "set":
-                    self._set[j] = rows[at:at + n]
-                else:
-                    self._left_out[j] = rows[at]
-                at += n
+                self._left_out[j] = self.tables.row(pattern)
 
     def rf_prior(self, rf_codes: np.ndarray, keep: int | None = None) -> np.ndarray:
         """(2^K,) P(C, answered risk factors): ``J`` summed over the unanswered risk factors

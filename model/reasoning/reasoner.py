@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import entr
 
-from ..inference.case_variants import CaseVariants
+from ..inference.case_variants import CaseVariants, MarginalTables
 from ..inference.draw_engine import DrawEngine
 from ..inference.draws import draw_values, sweep_values
 from ..parameters import build_parameters
@@ -119,6 +119,7 @@ class Reasoner:
         # H(finding | config) in bits per finding: the next-question gains are products with these.
         # A finding's rows are those of it answered alone (the rest of its evidence factor unanswered).
         engine = model.engine
+        self._tables = MarginalTables(engine)  # the risk-factor prior summed over many unanswered, per set
         single = [engine.single_feature(f, s) for f, states in enumerate(engine.finding_states) for s in range(len(states))]
         lik = np.exp(engine.log_lik[single])
         self._lik = np.where(lik < 1e-300, 0.0, lik)  # (n_finding_states, 2^K)
@@ -178,7 +179,7 @@ class Reasoner:
     def variants(self, parsed: Mapping[str, str]) -> CaseVariants:
         """The case's own tables, shared by effects and next questions."""
         rf, fd = self.model.codes(parsed)
-        return CaseVariants(self.model.engine, rf[0], fd[0])
+        return CaseVariants(self.model.engine, rf[0], fd[0], self._tables)
 
     def _linked_sources(self, variable: str, state: str) -> list[list[dict[str, str]]]:
         """For one answer, per condition (in order), the priors that link them directly (empty
