@@ -42,7 +42,21 @@ class GroupedDraws:
         self.net = net
         self.draws = net.draws
         self._splits: dict[tuple[int, int], tuple] = {}
-        self._group_tables: dict[tuple, tuple[np.ndarray, tuple[int, ...]]] = {}
+        # Each group's table with one more index on every private risk-factor axis (a risk factor
+        # no other group uses): that risk factor summed out (weighted by its distribution). An
+        # answered risk factor picks its state, an unanswered private one the extra index: a view.
+        self._extended = []
+        for g in net.groups:
+            table = g.table
+            for at, r in enumerate(g.rf_axes):
+                if net.rf_shared[r]:
+                    continue
+                probs = net.rf_probs_last[r]
+                shape = [1] * table.ndim
+                shape[at], shape[-1] = probs.shape[0], self.draws
+                summed = (table * probs.reshape(shape)).sum(axis=at, keepdims=True)
+                table = np.concatenate([table, summed], axis=at)
+            self._extended.append(np.ascontiguousarray(table))
 
     # ------------------------------------------------------------------ cached pieces
     def split(self, fi: int, pattern: int) -> tuple[tuple[int, ...], np.ndarray, list[tuple[int, np.ndarray]]]:
@@ -76,28 +90,21 @@ class GroupedDraws:
 
     def group_table(self, gi: int, rf_codes: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
         """A group's table with its answered risk factors picked and its unanswered private ones
-        summed: (*cards of the remaining (shared, unanswered) risk factors, 2, ..., 2, D), and
-        those risk factors. Cached per answer pattern of the group's risk factors."""
-        g = self.net.groups[gi]
-        codes = tuple(int(rf_codes[r]) for r in g.rf_axes)
-        key = (gi, codes)
-        hit = self._group_tables.get(key)
-        if hit is not None:
-            return hit
-        table = g.table[tuple(c if c >= 0 else slice(None) for c in codes)]
-        remaining = [r for r, c in zip(g.rf_axes, codes, strict=True) if c < 0]
-        for r in [r for r in remaining if not self.net.rf_shared[r]]:
-            at = remaining.index(r)
-            probs = self.net.rf_probs_last[r]
-            shape = [1] * table.ndim
-            shape[at], shape[-1] = probs.shape[0], self.draws
-            table = (table * probs.reshape(shape)).sum(axis=at)
-            remaining.remove(r)
-        if len(self._group_tables) > 1024:  # bounded: a table is at most (cells x 2^size x D)
-            self._group_tables.clear()
-        hit = (np.ascontiguousarray(table), tuple(remaining))
-        self._group_tables[key] = hit
-        return hit
+        summed: (*cards of the remaining (shared, unanswered) risk factors, 2, ..., 2, D) (a view),
+        and those risk factors."""
+        net = self.net
+        g = net.groups[gi]
+        index, remaining = [], []
+        for r in g.rf_axes:
+            code = int(rf_codes[r])
+            if code >= 0:
+                index.append(code)
+            elif net.rf_shared[r]:
+                index.append(slice(None))
+                remaining.append(r)
+            else:
+                index.append(net.rf_cards[r])  # the summed-out index
+        return self._extended[gi][tuple(index)], tuple(remaining)
 
     # ------------------------------------------------------------------ one case
     def marginals(self, rf_codes: np.ndarray, finding_codes: np.ndarray) -> np.ndarray:
