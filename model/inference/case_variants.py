@@ -14,6 +14,8 @@ Same arithmetic as the engine's full path, so the same numbers to rounding (test
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -43,23 +45,35 @@ class VariantResult:
 
 class MarginalTables:
     """``J[R, C]`` summed over a set of risk factors, cached per set: read for priors whose
-    unanswered risk factors have more than ``SLAB_ROWS`` completions (one of them possibly kept,
-    of at most 4 states), so every table has fewer than ``len(grid) * 4 / SLAB_ROWS`` rows of
-    2^K; at most one table per set of risk factors (256 here; a few MB in practice). One per
-    engine (the reasoner keeps it); the same sums as ``Engine.prior_rows``."""
+    unanswered risk factors have more than ``SLAB_ROWS`` completions (one of them possibly kept),
+    so only sets with more than ``SLAB_ROWS // 4`` completions are kept: each table has fewer
+    than ``len(grid) * 4 / SLAB_ROWS`` rows of 2^K. One per engine (the reasoner keeps it); the
+    same sums as ``Engine.prior_rows``."""
 
     def __init__(self, engine: Engine) -> None:
         self.grid = engine.joint_rc.reshape(*engine.rf_cards.tolist(), -1)
-        self._tables: dict[tuple[int, ...], np.ndarray] = {}
+        self.cards = engine.rf_cards.tolist()
+        self._tables: dict[tuple[int, ...], np.ndarray] | None = None
+
+    def _build(self) -> dict[tuple[int, ...], np.ndarray]:
+        """Every table with more than ``SLAB_ROWS // 4`` completions, made on first use (all at
+        once: about 0.1 s and 20 MB for this network), so no case pays for a missing one later."""
+        tables = {}
+        for size in range(1, len(self.cards) + 1):
+            for free in itertools.combinations(range(len(self.cards)), size):
+                if math.prod(self.cards[j] for j in free) > SLAB_ROWS // 4:
+                    tables[free] = self.grid.sum(axis=free)
+        return tables
 
     def row(self, rf_codes: np.ndarray, keep: int | None = None) -> np.ndarray:
         """(2^K,) P(C, answered risk factors) for codes with -1 = unanswered; with ``keep`` (an
         unanswered risk factor), (its states, 2^K): that one is not summed."""
+        if self._tables is None:
+            self._tables = self._build()
         free = tuple(j for j, c in enumerate(rf_codes.tolist()) if c < 0 and j != keep)
         table = self._tables.get(free)
-        if table is None:
+        if table is None:  # few completions (not asked for by CaseVariants): sum them here
             table = self.grid.sum(axis=free) if free else self.grid
-            self._tables[free] = table
         return table[tuple(int(c) if c >= 0 else slice(None) for j, c in enumerate(rf_codes.tolist()) if j not in free)]
 
 
