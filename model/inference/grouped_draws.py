@@ -12,12 +12,14 @@ of that work is not needed, because of the network's shape (``model.inference.dr
   condition's odds. The rest of the table couples its remaining parents.
 - So only the groups with a coupled member are enumerated jointly (one array axis per member,
   draws last); every other group sums in closed form.
-- An unanswered risk factor used by one group only is summed into that group's table (cached
-  per answer pattern of the group's risk factors). The shared ones form a small grid; those a
+- An unanswered risk factor used by one group only is summed into that group's table (once, at
+  construction, as an extra index of its axis). The shared ones form a small grid; those a
   coupled group uses ("crossed") are eliminated one by one while the coupled groups that use them
   are multiplied in (variable elimination, greedy order), giving a prior factor over their members.
 - The likelihood tables and the prior factor are multiplied in a greedy order that merges small
-  scopes first, so only a few products touch the full array of coupled configurations.
+  scopes first, so only a few products touch the full array of coupled configurations; when two
+  scopes remain, messages between them (a two-clique junction tree) give the marginals without
+  that full array.
 
 Everything is exact (products and sums of non-negative numbers, no expansion with signs, nothing
 pruned), vectorised over the draws; tested against the general contraction and against pgmpy.
