@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .diagnosis import API_DECIMALS, ConditionResult, Diagnosis, Screening
+from .inference.case_variants import VariantResult
 from .inference.engine import Engine, EngineResult
 from .parameters import Parameters, build_parameters
 from .population import Population
@@ -160,24 +161,23 @@ class HipModel:
         unless ``reasoning=False``, why (effects), how sure (intervals) and what to ask next."""
         parsed = self.parse_evidence(evidence)
         outside = self.population.check(evidence)
-        if not reasoning:
-            result = self.infer([parsed], joint=True)
-            _raise_if_impossible(result)
-            return self._diagnosis(parsed, dict(zip(self.conditions, map(float, result.marginals[0]), strict=True)),
-                                   outside=outside, explanations=self._explanations(result.joint[0]))
-        # The case's own tables serve the posterior, the effects and the next questions.
+        # The case's own tables serve the posterior, the explanations, the effects and the next
+        # questions (the same numbers as the engine's row, to rounding: tested).
         variants = self.reasoner.variants(parsed)
         result = variants.base()
         _raise_if_impossible(result)
         point = result.marginals[0]
-        posterior = dict(zip(self.conditions, map(float, point), strict=True))
-        intervals, info = self.reasoner.intervals(parsed, point)
+        posterior = dict(zip(self.conditions, point.tolist(), strict=True))
+        explanations = self._explanations(result.joint[0])
+        if not reasoning:
+            return self._diagnosis(parsed, posterior, outside=outside, explanations=explanations)
+        intervals, info = self.reasoner.intervals(parsed, point, variants=variants)
         questions, should_stop = self.reasoner.next_questions(parsed, point, variants=variants)
         info = {"should_stop": should_stop, **info}
         effects = self.reasoner.effects(parsed, point, variants=variants)
         return self._diagnosis(parsed, posterior, intervals=intervals, effects=effects,
                                next_questions=questions, extras={"reasoning": info},
-                               outside=outside, explanations=self._explanations(result.joint[0]))
+                               outside=outside, explanations=explanations)
 
     def _explanations(self, joint: np.ndarray) -> list[dict[str, Any]]:
         """Top joint states of the conditions (the differential), from the posterior joint."""
@@ -258,7 +258,7 @@ class HipModel:
         return out
 
 
-def _raise_if_impossible(result: EngineResult) -> None:
+def _raise_if_impossible(result: EngineResult | VariantResult) -> None:
     if result.impossible.any():
         raise EvidenceError("evidence", "these answers have probability zero under the model (contradictory)", code="impossible")
 

@@ -1,10 +1,14 @@
 """Posteriors of ONE case under MANY parameter sets (draws).
 
 The main engine is compiled for one parameter set and many cases. Intervals and sensitivity
-need the opposite: one case, hundreds of parameter sets. Every CPD carries a leading draw axis.
-The general method contracts the whole network (risk factors summed out, findings reduced to the
-case's answers) with ``opt_einsum`` along a cached plan, giving the joint over the conditions for
-every draw at once; two cheaper exact methods cover the common cases (see ``marginals``).
+need the opposite: one case, hundreds of parameter sets. Both methods here read one compiled
+structure, :class:`model.inference.draw_network.DrawNetwork` (every table with a draw axis):
+
+- ``grouped`` (the default): ``model.inference.grouped_draws``, which enumerates only the
+  conditions the case's answers couple (1-3 ms a case here);
+- ``contraction``: the whole network contracted with ``opt_einsum`` along a cached plan (risk
+  factors summed out, findings reduced to the case's answers), giving the joint over the
+  conditions for every draw at once (10-40 ms). Kept as the independent reference (tested equal).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import opt_einsum as oe
 
 from ..parameters import Parameters
 from ..priors import Priors
-from .compiled import factors_from_parameters
+from .draw_network import DrawNetwork
 from .grouped_draws import GroupedDraws
 
 METHODS = ("auto", "grouped", "contraction")
@@ -25,29 +29,30 @@ METHODS = ("auto", "grouped", "contraction")
 class DrawEngine:
     """Exact posteriors for one evidence dict under every draw of a :class:`Parameters`.
 
-    Unanswered findings sum to one and are left out of the contraction; its plan is cached per
+    For the contraction, unanswered findings sum to one and are left out; its plan is cached per
     set of answered findings (planning takes about a millisecond).
     """
 
     def __init__(self, priors: Priors, params: Parameters, dtype: type = np.float64) -> None:
         self.priors = priors
-        self.draws = params.draws
-        self.conditions = list(priors.conditions)
+        self.network = net = DrawNetwork(priors, params)
+        self.draws = net.draws
+        self.conditions = net.conditions
         self.dtype = dtype
         symbols = iter(oe.get_symbol(i) for i in range(1000))
         self.d = next(symbols)
-        self.sym = {v: next(symbols) for v in list(priors.risk_factors) + self.conditions}
-        self.symbol_rf = {self.sym[r]: r for r in priors.risk_factors}
-        self.rf_probs = {r: np.ascontiguousarray(params.risk_factor_probs[r], dtype=dtype) for r in priors.risk_factors}
-        self.rf_terms = [self.d + self.sym[r] for r in priors.risk_factors]
+        self.sym = {v: next(symbols) for v in net.rf_ids + self.conditions}
+        self.symbol_rf = {self.sym[r]: r for r in net.rf_ids}
+        self.rf_probs = {r: np.ascontiguousarray(net.rf_probs[r], dtype=dtype) for r in net.rf_ids}
+        self.rf_terms = [self.d + self.sym[r] for r in net.rf_ids]
         self.condition_factors, self.condition_terms = [], []
         for cid in self.conditions:
-            rf_par, c_par = params.condition_parents[cid]
-            on = params.condition_tables[cid]
+            rf_par, c_par = net.condition_parents[cid]
+            on = net.condition_tables[cid]
             self.condition_factors.append(np.ascontiguousarray(np.stack([on, 1.0 - on], axis=1), dtype=dtype))
             self.condition_terms.append(self.d + self.sym[cid] + "".join(self.sym[p] for p in (*rf_par, *c_par)))
         # Evidence factors (a dependent group of findings is one table over its answer patterns).
-        self.factors = factors_from_parameters(priors, params)
+        self.factors = net.factors
         self.factor_terms = [self.d + "".join(self.sym[c] for c in f.parents) for f in self.factors]
         self.output = self.d + "".join(self.sym[c] for c in self.conditions)
         k = len(self.conditions)
@@ -55,7 +60,7 @@ class DrawEngine:
         bits = (np.arange(2**k)[:, None] >> np.arange(k - 1, -1, -1)[None, :]) & 1
         self.present = (bits == 0).astype(np.float64)  # (2^K, K)
         self._plans: dict[tuple[str, ...], object] = {}
-        self.grouped = GroupedDraws(priors, params)
+        self.grouped = GroupedDraws(net)
 
     def _plan(self, key: tuple, terms: list[str], operands: list[np.ndarray]):
         plan = self._plans.get(key)
@@ -70,29 +75,23 @@ class DrawEngine:
     def marginals(self, evidence: Mapping[str, str], method: str = "auto") -> np.ndarray:
         """(D, K) P(condition present | evidence) for every draw (NaN where impossible).
 
-        Two exact methods, equal to rounding (tested): ``grouped`` enumerates only the condition
-        groups the case's answers couple (``model.grouped_draws``; 1-6 ms); ``contraction`` is the
-        general tensor contraction (10-30 ms), kept as the independent reference. ``auto`` (the
-        default) takes the contraction when the answers couple every condition, else grouped.
+        ``evidence``: parsed answers (variable id -> state). Two exact methods, equal to rounding
+        (tested): ``grouped`` (the default, also ``auto``) and ``contraction`` (the reference).
         """
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; allowed: {', '.join(METHODS)}")
-        if method == "auto":  # grouped, unless the answers couple every condition (then it has no advantage)
-            lay = self.grouped._layout(evidence)
-            coupled = sum(len(self.grouped.groups[g].members) for g in lay.coupled)
-            method = "contraction" if coupled >= len(self.conditions) else "grouped"
-        if method == "grouped":
-            return self.grouped.marginals(evidence)
+        if method in ("auto", "grouped"):
+            return self.grouped.marginals(*self.network.codes(evidence))
         # Answered risk factors are sliced out of the condition factors (not just masked), so the
         # contraction only sums over the unanswered ones; P(answered) is a per-draw constant.
-        rf_ids = list(self.priors.risk_factors)
+        rf_ids = self.network.rf_ids
         known = {r: self.priors.risk_factors[r].states.index(evidence[r]) for r in rf_ids if r in evidence}
         operands: list[np.ndarray] = []
         terms: list[str] = []
-        for rid in rf_ids:
+        for rid, term in zip(rf_ids, self.rf_terms, strict=True):
             if rid not in known:
                 operands.append(self.rf_probs[rid])
-                terms.append(self.rf_terms[rf_ids.index(rid)])
+                terms.append(term)
         for term, factor in zip(self.condition_terms, self.condition_factors, strict=True):
             index: list = [slice(None)] * factor.ndim
             kept = ""

@@ -1,393 +1,356 @@
 """Posteriors of one case under every parameter draw, enumerating only what the answers couple.
 
 Why: intervals re-score each case under a few hundred parameter sets. A general contraction over
-all ``2**K`` condition configurations and every unanswered risk factor costs ~15 ms a case; most
-of that work is not needed, because of the network's shape:
+all ``2**K`` condition configurations and every unanswered risk factor costs 10-40 ms a case; most
+of that work is not needed, because of the network's shape (``model.inference.draw_network``):
 
 - Given the risk factors, the conditions are independent, except within ``caused_by`` groups
-  (fai -> labral_tear), which are handled as one variable with ``2**size`` states.
-- Every finding is a noisy-OR. An answer in its second state (e.g. *absent*) has probability
-  ``(1 - leak) * prod over present causes (1 - link)``: one factor per condition, so it only
-  re-weights each condition. Only answers in the first state (e.g. *present*) couple their causes.
-- So only the groups that contain a cause of a first-state answer (the *coupled* groups) are
-  enumerated jointly; every other group sums in closed form.
-- An unanswered risk factor used by one group only is summed into that group's table. The others
-  are summed over a grid; those that a coupled group uses are crossed with the coupled
-  configurations, and each is summed out as soon as the last coupled group using it is multiplied
-  in (variable elimination, in a greedy order that keeps the array small).
+  (fai -> labral_tear), which are handled as one variable.
+- An answered evidence factor's likelihood P(pattern | parents) that is log-linear in a parent's
+  presence (the ratio present/absent is the same whatever the other parents, under every draw:
+  a noisy-OR finding answered in its second state, an inhibiting link) only re-weights that
+  condition's odds. The rest of the table couples its remaining parents.
+- So only the groups with a coupled member are enumerated jointly (one array axis per member,
+  draws last); every other group sums in closed form.
+- An unanswered risk factor used by one group only is summed into that group's table (once, at
+  construction, as an extra index of its axis). The shared ones form a small grid; those a
+  coupled group uses ("crossed") are eliminated one by one while the coupled groups that use them
+  are multiplied in (variable elimination, greedy order), giving a prior factor over their members.
+- The likelihood tables and the prior factor are multiplied in a greedy order that merges small
+  scopes first, so only a few products touch the full array of coupled configurations; when two
+  scopes remain, messages between them (a two-clique junction tree) give the marginals without
+  that full array.
 
-Everything is exact (no expansion with signs, so no cancellation), vectorised over the draws.
+Everything is exact (products and sums of non-negative numbers, no expansion with signs, nothing
+pruned), vectorised over the draws; tested against the general contraction and against pgmpy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cache
-from math import prod
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
-from ..parameters import Parameters, condition_order
-from ..priors import Priors
-from .compiled import factors_from_parameters
+from .draw_network import DrawNetwork
 
-
-@dataclass(frozen=True)
-class _Group:
-    """Conditions linked by ``caused_by``: ``members`` (condition indices, parents first),
-    ``rf_axes`` (risk factors any member depends on, in risk-factor order) and ``table``
-    (D, *cards of rf_axes, 2**len(members)), the members' joint given those risk factors, config
-    bit i <=> member i present."""
-
-    members: tuple[int, ...]
-    rf_axes: tuple[str, ...]
-    table: np.ndarray
-
-
-@dataclass(frozen=True)
-class _Layout:
-    """One case's structure: findings answered in the first state (that have causes), in the
-    second, and first-state ones without causes (a constant); the coupled groups; the answered
-    risk factors; the shared grid's risk factors and those crossed with the coupled configs."""
-
-    first: list[str]
-    second: list[str]
-    constant: list[str]
-    coupled: list[int]
-    known: dict[str, int]
-    shared: list[str]
-    crossed: set[str]
-    general: list[tuple[int, int]]  # answered general evidence factors: (index, answer pattern)
+SEPARABLE_RTOL = 1e-12  # a parent whose present/absent ratio varies less than this is log-linear
 
 
 class GroupedDraws:
-    """Exact posteriors for one evidence dict under every draw of a :class:`Parameters`."""
+    """Exact posteriors for one case under every draw of a :class:`DrawNetwork`."""
 
-    def __init__(self, priors: Priors, params: Parameters) -> None:
-        # Every array keeps the draws on its LAST axis: broadcasts and reductions then run over
-        # long contiguous rows, which is most of this method's speed.
-        self.priors = priors
-        self.draws = d = params.draws
-        self.conditions = list(priors.conditions)
-        self.rf_ids = list(priors.risk_factors)
-        self.rf_cards = {r: len(priors.risk_factors[r].states) for r in self.rf_ids}
-        self.rf_probs = {r: np.ascontiguousarray(np.broadcast_to(params.risk_factor_probs[r], (d, self.rf_cards[r])).T)
-                         for r in self.rf_ids}  # (card, D)
-        cpos = {c: j for j, c in enumerate(self.conditions)}
-        self.groups = [self._group(members, params, cpos) for members in caused_by_groups(priors, params)]
-        self.group_of = {c: gi for gi, g in enumerate(self.groups) for c in g.members}
-        k = len(self.conditions)
-        # Per finding: its causes (condition indices), (D,) 1 - leak, (K, D) 1 - link laid over all
-        # conditions (1 where not a cause), and per cause (2, D) its factor absent (1) / present.
-        self.findings: dict[str, tuple[list[int], np.ndarray, np.ndarray, list[np.ndarray]]] = {}
-        # Evidence factors that are not a plain noisy-OR (dependent findings, inhibiting links):
-        # an answered one couples all its condition parents, through its pattern table.
-        self.general = [f for f in factors_from_parameters(priors, params) if not f.noisy_or]
-        self.general_parents = [[cpos[c] for c in f.parents] for f in self.general]
-        self._splits: dict[tuple[int, int], tuple[list[int], np.ndarray, list[tuple[int, np.ndarray]]]] = {}
-        for fid, parents in params.finding_parents.items():
-            if not params.is_noisy_or(fid):
-                continue
-            keep, links = params.finding_inhibitors[fid]
-            links = np.broadcast_to(links, (d, len(parents)))
-            per_condition = np.ones((k, d))
-            per_condition[[cpos[c] for c in parents]] = links.T
-            per_cause = [np.stack([np.ones(d), links[:, j]]) for j in range(len(parents))]
-            self.findings[fid] = ([cpos[c] for c in parents], np.ascontiguousarray(np.broadcast_to(keep, (d,))),
-                                  per_condition, per_cause)
-
-    def _group(self, members: list[str], params: Parameters, cpos: dict[str, int]) -> _Group:
-        rf_axes = tuple(r for r in self.rf_ids if any(r in params.condition_parents[c][0] for c in members))
-        cards = [self.rf_cards[r] for r in rf_axes]
-        size = len(members)
-        table = np.ones((self.draws, *cards, 2**size))
-        for config in range(2**size):
-            for i, cid in enumerate(members):
-                rf_par, c_par = params.condition_parents[cid]
-                on = params.condition_tables[cid]
-                if c_par:  # condition-parent axes come last, index 0 = present
-                    on = on[(Ellipsis, *[0 if config >> members.index(p) & 1 else 1 for p in c_par])]
-                on = np.broadcast_to(on, (self.draws, *on.shape[1:]))
-                order = sorted(range(len(rf_par)), key=lambda j: rf_axes.index(rf_par[j]))
-                on = on.transpose(0, *[1 + j for j in order])
-                on = on.reshape(self.draws, *[self.rf_cards[r] if r in rf_par else 1 for r in rf_axes])
-                table[..., config] *= on if config >> i & 1 else 1.0 - on
-        return _Group(tuple(cpos[c] for c in members), rf_axes, np.ascontiguousarray(np.moveaxis(table, 0, -1)))
-
-    # ----------------------------------------------------------------------------------------
-    def _layout(self, evidence: Mapping[str, str]) -> _Layout:
-        """What the case couples: the first-state answers, the coupled groups and the grids."""
-        first, second, constant = [], [], []
-        general = []
-        for fi, factor in enumerate(self.general):
-            pattern = factor.pattern({m: self.priors.findings[m].states.index(evidence[m]) for m in factor.members if m in evidence})
-            if pattern:
-                general.append((fi, pattern))
-        for fid, fd in self.priors.findings.items():
-            if fid in evidence and fid in self.findings:
-                if fd.states.index(evidence[fid]) == 1:
-                    second.append(fid)
-                elif self.findings[fid][0]:
-                    first.append(fid)
-                else:
-                    constant.append(fid)
-        coupled = sorted({self.group_of[c] for fid in first for c in self.findings[fid][0]}
-                         | {self.group_of[c] for fi, pattern in general for c in self.split(fi, pattern)[0]})
-        known = {r: self.priors.risk_factors[r].states.index(evidence[r]) for r in self.rf_ids if r in evidence}
-        users: dict[str, list[int]] = {}
-        for gi, g in enumerate(self.groups):
-            for r in g.rf_axes:
-                if r not in known:
-                    users.setdefault(r, []).append(gi)
-        shared = [r for r in self.rf_ids if len(users.get(r, ())) > 1]
-        crossed = {r for r in shared if any(gi in coupled for gi in users[r])}
-        return _Layout(first, second, constant, coupled, known, shared, crossed, general)
-
-    def _elimination_order(self, dependent: list[int], tables: list[np.ndarray],
-                           crossed_axes: list[int]) -> list[tuple[int, tuple[int, ...]]]:
-        """The dependent groups in a greedy order that keeps the (cells x configurations) array
-        small, each with the crossed grid axes that can be summed right after it (no group still to
-        come uses them)."""
-        uses = {gi: {a for a in crossed_axes if tables[gi].shape[a] > 1} for gi in dependent}
-        cards = {a: max(tables[gi].shape[a] for gi in dependent) for a in crossed_axes}
-        left, live, width, order = list(dependent), set(crossed_axes), 0, []
-        while left:
-            def after(gi: int, live: set[int] = live, width: int = width) -> tuple[float, int]:
-                """Cells x configurations once gi is in and the axes it finishes are summed out."""
-                kept = [a for a in live if any(a in uses[g] for g in left if g != gi)]
-                return prod(cards[a] for a in kept) * 2.0 ** (width + len(self.groups[gi].members)), gi
-            gi = min(left, key=after)
-            left.remove(gi)
-            width += len(self.groups[gi].members)
-            done = tuple(sorted(a for a in live if not any(a in uses[g] for g in left)))
-            live -= set(done)
-            order.append((gi, done))
-        return order
-
-    def split(self, fi: int, pattern: int) -> tuple[list[int], np.ndarray, list[tuple[int, np.ndarray]]]:
-        """A general factor's answered pattern as (coupled parents, their table (D, 2, ..., 2), and
-        per separable parent (condition, (D,) ratio present/absent)): a parent whose ratio is the
-        same in every configuration of the others, under every draw (e.g. an inhibiting link on a
-        first-state answer), only re-weights that condition's odds and couples nothing. Cached."""
-        key = (fi, pattern)
-        if key not in self._splits:
-            table = self.general[fi].table[:, pattern]
-            parents = list(self.general_parents[fi])
-            separable: list[tuple[int, np.ndarray]] = []
-            for c in list(parents):
-                at = 1 + parents.index(c)
-                on, off = np.take(table, 0, axis=at), np.take(table, 1, axis=at)
-                if not ((on > 0).all() and (off > 0).all()):
+    def __init__(self, net: DrawNetwork) -> None:
+        self.net = net
+        self.draws = net.draws
+        self._splits: dict[tuple[int, int], tuple] = {}
+        # Each group's table with one more index on every private risk-factor axis (a risk factor
+        # no other group uses): that risk factor summed out (weighted by its distribution). An
+        # answered risk factor picks its state, an unanswered private one the extra index: a view.
+        self._extended = []
+        for g in net.groups:
+            table = g.table
+            for at, r in enumerate(g.rf_axes):
+                if net.rf_shared[r]:
                     continue
-                ratio = on / off
-                flat = ratio.reshape(ratio.shape[0], -1)
-                if np.abs(flat - flat[:, :1]).max() <= 1e-12 * np.abs(flat).max():
-                    separable.append((c, np.ascontiguousarray(flat[:, 0])))
-                    table = off
-                    parents.remove(c)
-            self._splits[key] = (parents, table, separable)
-        return self._splits[key]
-
-    def _general_table(self, fi: int, pattern: int, axis: dict[int, int], u: int) -> tuple[frozenset[int], np.ndarray]:
-        """A general factor's answered pattern (its coupled part) as a table over the coupled
-        members' axes (index 1 = present, draws last), like a first-state noisy-OR answer."""
-        parents, table, _ = self.split(fi, pattern)  # (D, 2, ..., 2), parent axis index 0 = present
-        table = np.flip(table, axis=tuple(range(1, 1 + len(parents))))
-        order = np.argsort([axis[c] for c in parents])
-        table = np.moveaxis(np.transpose(table, [0, *(1 + order)]), 0, -1)
-        shape = [1] * u + [table.shape[-1]]
-        for c in parents:
-            shape[axis[c]] = 2
-        return frozenset(axis[c] for c in parents), table.reshape(shape)
-
-    def marginals(self, evidence: Mapping[str, str]) -> np.ndarray:
-        """(D, K) P(condition present | evidence) for every draw (NaN where impossible)."""
-        d, k = self.draws, len(self.conditions)
-        lay = self._layout(evidence)
-        first, coupled, known, shared, crossed = lay.first, lay.coupled, lay.known, lay.shared, lay.crossed
-        lam, const = np.ones((k, d)), np.ones(d)  # const: factors shared by every configuration, only matter when 0
-        for fid in lay.second:
-            _, keep, per_condition, _ = self.findings[fid]
-            lam, const = lam * per_condition, const * keep
-        for fid in lay.constant:
-            const = const * (1.0 - self.findings[fid][1])
-        for fi, pattern in lay.general:
-            parents, table, separable = self.split(fi, pattern)
-            for c, ratio in separable:
-                lam[c] = lam[c] * ratio
-            if not parents:
-                const = const * table
-        ns = len(shared)
-
-        # Each group's table with answered risk factors picked, private ones summed in, and its
-        # axes laid over the shared grid: (*grid, configs, D).
-        tables = []
-        for g in self.groups:
-            table = g.table[tuple(known.get(r, slice(None)) for r in g.rf_axes)]
-            remaining = [r for r in g.rf_axes if r not in known]
-            for r in [r for r in remaining if r not in shared]:
-                at = remaining.index(r)
+                probs = net.rf_probs_last[r]
                 shape = [1] * table.ndim
-                shape[at], shape[-1] = self.rf_cards[r], d
-                table = (table * self.rf_probs[r].reshape(shape)).sum(axis=at)
-                remaining.remove(r)
-            tables.append(table.reshape(*[self.rf_cards[r] if r in remaining else 1 for r in shared], *table.shape[-2:]))
+                shape[at], shape[-1] = probs.shape[0], self.draws
+                summed = (table * probs.reshape(shape)).sum(axis=at, keepdims=True)
+                table = np.concatenate([table, summed], axis=at)
+            self._extended.append(np.ascontiguousarray(table))
 
-        # Uncoupled groups in closed form over the grid: z = sum over configs, and each member's
-        # share of it; their product times P(cell) is the weight of each grid cell.
-        grid_axes = tuple(range(ns))
-        weight = np.ones((1,) * ns + (d,))
-        for i, r in enumerate(shared):
-            shape = [1] * ns + [d]
-            shape[i] = self.rf_cards[r]
-            weight = weight * self.rf_probs[r].reshape(shape)
-        shares: list[tuple[int, np.ndarray]] = []
-        for gi, g in enumerate(self.groups):
-            if gi in coupled:
+    # ------------------------------------------------------------------ cached pieces
+    def split(self, fi: int, pattern: int) -> tuple[tuple[int, ...], np.ndarray, list[tuple[int, np.ndarray]]]:
+        """An answered evidence factor as (coupled parents (condition indices), their table
+        (2, ..., 2, D) with axis j <-> coupled parent j, index 1 = present, and per log-linear
+        parent (condition, (D,) ratio present/absent)). With no coupled parent the table is (D,).
+        Cached per (factor, pattern)."""
+        key = (fi, pattern)
+        hit = self._splits.get(key)
+        if hit is not None:
+            return hit
+        net = self.net
+        parents = list(net.factor_parents[fi])
+        d = self.draws
+        table = np.broadcast_to(net.factors[fi].table[:, pattern], (d, *(2,) * len(parents)))
+        table = np.moveaxis(table, 0, -1)[(slice(None, None, -1),) * len(parents)]  # index 1 = present
+        separable: list[tuple[int, np.ndarray]] = []
+        for c in list(parents):
+            a = parents.index(c)
+            on, off = np.take(table, 1, axis=a), np.take(table, 0, axis=a)
+            if not ((on > 0).all() and (off > 0).all()):
                 continue
-            joint = tables[gi] * _config_factors(lam, g.members)
-            z = joint.sum(axis=-2)
-            weight = weight * z
-            for i, c in enumerate(g.members):
-                y = joint[..., _present(len(g.members), i), :].sum(axis=-2)
-                shares.append((c, np.divide(y, z, out=np.zeros_like(y), where=z > 0)))
+            ratio = (on / off).reshape(-1, d)
+            if np.abs(ratio - ratio[:1]).max() <= SEPARABLE_RTOL * np.abs(ratio).max():
+                separable.append((c, np.ascontiguousarray(ratio[0])))
+                table = off
+                parents.remove(c)
+        hit = (tuple(parents), np.ascontiguousarray(table), separable)
+        self._splits[key] = hit
+        return hit
+
+    def group_table(self, gi: int, rf_codes: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
+        """A group's table with its answered risk factors picked and its unanswered private ones
+        summed: (*cards of the remaining (shared, unanswered) risk factors, 2, ..., 2, D) (a view),
+        and those risk factors."""
+        net = self.net
+        g = net.groups[gi]
+        index, remaining = [], []
+        for r in g.rf_axes:
+            code = int(rf_codes[r])
+            if code >= 0:
+                index.append(code)
+            elif net.rf_shared[r]:
+                index.append(slice(None))
+                remaining.append(r)
+            else:
+                index.append(net.rf_cards[r])  # the summed-out index
+        return self._extended[gi][tuple(index)], tuple(remaining)
+
+    # ------------------------------------------------------------------ one case
+    def marginals(self, rf_codes: np.ndarray, finding_codes: np.ndarray) -> np.ndarray:
+        """(D, K) P(condition present | evidence) for every draw (NaN where the evidence is
+        impossible under that draw). ``rf_codes`` (n_rf,), ``finding_codes`` (n_findings,): state
+        indices in the network's order, -1 = unanswered (``DrawNetwork.codes``)."""
+        net, d = self.net, self.draws
+        k = len(net.conditions)
+        rf_codes = np.asarray(rf_codes, dtype=np.int64)
+        patterns = net.patterns(finding_codes)
+        lam = np.ones((k, d))  # per condition: the product of the log-linear answers' ratios
+        const = np.ones(d)  # factors shared by every configuration: only matter when 0
+        likelihood: list[tuple[tuple[int, ...], np.ndarray]] = []
+        coupled_conditions: set[int] = set()
+        reweighted: set[int] = set()
+        for fi in np.flatnonzero(patterns).tolist():
+            parents, table, separable = self.split(fi, int(patterns[fi]))
+            for c, ratio in separable:
+                lam[c] *= ratio
+                reweighted.add(c)
+            if parents:
+                likelihood.append((parents, table))
+                coupled_conditions.update(parents)
+            else:
+                const = const * table
+        coupled = sorted({int(net.group_of[c]) for c in coupled_conditions})
+        tables = {}  # group -> (table with lam applied, its shared unanswered risk factors)
+        for gi, g in enumerate(net.groups):
+            table, rfs = self.group_table(gi, rf_codes)
+            if reweighted.intersection(g.members):
+                table = table * _odds_factors(lam, g.members, d)
+            tables[gi] = (table, rfs)
         out = np.empty((k, d))
+
+        # Uncoupled groups in closed form over the grid of shared unanswered risk factors.
+        shared = sorted({r for gi in tables for r in tables[gi][1]})
+        ns = len(shared)
+        spos = {r: i for i, r in enumerate(shared)}
+        weight = np.ones((1,) * ns + (d,))
+        for r in shared:
+            weight = weight * _place(net.rf_probs_last[r], [spos[r]], ns)
+        shares: list[tuple[int, np.ndarray]] = []  # uncoupled members whose share varies over the grid
+        coupled_set = set(coupled)
+        for gi, g in enumerate(net.groups):
+            if gi in coupled_set:
+                continue
+            table, rfs = tables[gi]
+            nr, size = len(rfs), len(g.members)
+            member_axes = tuple(range(nr, nr + size))
+            z = table.sum(axis=member_axes)
+            if nr:
+                weight = weight * _place(z, [spos[r] for r in rfs], ns)
+            for i, c in enumerate(g.members):
+                y = np.take(table, 1, axis=nr + i).sum(axis=tuple(range(nr, nr + size - 1)))
+                share = np.divide(y, z, out=np.zeros_like(y), where=z > 0)
+                if nr:
+                    shares.append((c, _place(share, [spos[r] for r in rfs], ns)))
+                else:
+                    out[c] = share  # the same in every cell: exactly its marginal
+                    const = const * (z > 0)
+        grid_axes = tuple(range(ns))
         if not coupled:
-            total = weight.sum(axis=grid_axes)
+            total = weight.sum(axis=grid_axes) if ns else weight.reshape(d)
             for c, share in shares:
                 out[c] = (weight * share).sum(axis=grid_axes)
-            return _normalise(out, total, const)
+            return _normalise(out, total, const, [c for c, _ in shares])
 
-        # Coupled groups: enumerate their joint configurations (one axis per member). Groups that
-        # use a crossed risk factor ("dependent") are crossed with its grid cells and the cells
-        # summed out before the others and the first-state likelihood join; the cells of
-        # uncrossed risk factors are summed first.
-        summed = tuple(i for i, r in enumerate(shared) if r not in crossed)
-        # Channels over the crossed cells: P(cell) x the uncoupled z (channel 0), and for each
-        # uncoupled member the part of it where that member is present (its numerator).
-        channels = [weight.sum(axis=summed, keepdims=True)] + [(weight * share).sum(axis=summed, keepdims=True)
-                                                               for _, share in shares]
-        crossed_axes = [i for i, r in enumerate(shared) if r in crossed]
-        dependent = [gi for gi in coupled if any(tables[gi].shape[a] > 1 for a in crossed_axes)]
-        independent = [gi for gi in coupled if gi not in dependent]
-        dependent = self._elimination_order(dependent, tables, crossed_axes)
-        # a group's members in reverse, so its config index splits into member axes in order
-        members = [c for gi, _ in dependent + [(gi, ()) for gi in independent] for c in reversed(self.groups[gi].members)]
+        # Channels over the crossed cells (shared risk factors a coupled group uses): 0 = the weight
+        # (P(cell) x the uncoupled groups' z), then one per uncoupled member that varies (its numerator).
+        crossed = sorted({r for gi in coupled for r in tables[gi][1]})
+        summed = tuple(spos[r] for r in shared if r not in crossed)
+        channels = np.stack([weight.sum(axis=summed)] + [(weight * s).sum(axis=summed) for _, s in shares])
+        dependent = [gi for gi in coupled if tables[gi][1]]
+        independent = [gi for gi in coupled if not tables[gi][1]]
+        order = _elimination_order(dependent, {gi: tables[gi][1] for gi in dependent},
+                                   {gi: len(net.groups[gi].members) for gi in dependent}, net.rf_cards)
+        # Axes of the coupled configurations: the dependent groups' members in elimination order, then the rest.
+        members = [c for gi, _ in order for c in net.groups[gi].members] + \
+                  [c for gi in independent for c in net.groups[gi].members]
         u = len(members)
-        u_dep = sum(len(self.groups[gi].members) for gi, _ in dependent)
         axis = {c: i for i, c in enumerate(members)}
-
-        def member_table(gi: int, width: int) -> np.ndarray:
-            """The group's table (*grid, configs, D) with its config split into member axes at their place."""
-            g = self.groups[gi]
-            size = len(g.members)
-            table = tables[gi] * _config_factors(lam, g.members)
-            at = axis[g.members[-1]]
-            return table.reshape(*table.shape[:-2], *[1] * at, *[2] * size, *[1] * (width - at - size), d)
-
-        # A(channel, dependent config): the dependent groups' tables multiplied in one by one, and
-        # each crossed risk factor summed out as soon as no group still to come uses it (variable
-        # elimination: the cells never meet all the dependent configurations at once).
-        dep = np.stack(channels).reshape(len(channels), *channels[0].shape[:-1], *[1] * u_dep, d)
-        for gi, done in dependent:
-            dep = dep * member_table(gi, u_dep)[None]
+        u_dep = sum(len(net.groups[gi].members) for gi, _ in order)
+        # Variable elimination over the crossed risk factors: (channels, *crossed cells, *dependent members, D).
+        nc = len(crossed)
+        cpos = {r: i for i, r in enumerate(crossed)}
+        prior = channels.reshape(channels.shape[0], *channels.shape[1:-1], *(1,) * u_dep, d)
+        for gi, done in order:
+            table, rfs = tables[gi]
+            placed = _place(table, [1 + cpos[r] for r in rfs] + [1 + nc + axis[c] for c in net.groups[gi].members],
+                            1 + nc + u_dep)
+            prior = prior * placed
             if done:
-                dep = dep.sum(axis=tuple(1 + a for a in done), keepdims=True)
-        dep = dep.reshape(len(channels), *[2] * u_dep, d)
-        # I x L: the independent groups (the same in every cell) and the first-state likelihood
-        rest = np.ones((1,) * u + (d,))
+                prior = prior.sum(axis=tuple(1 + cpos[r] for r in done), keepdims=True)
+        prior = prior.reshape(prior.shape[0], *prior.shape[1 + nc:-1], *(1,) * (u - u_dep), d)  # (channels, members.., D)
+
+        # The likelihood and the independent groups' tables, merged in a greedy order.
+        factors = [(sum(1 << axis[c] for c in parents), _place(table, [axis[c] for c in parents], u))
+                   for parents, table in likelihood]
         for gi in independent:
-            table = member_table(gi, u)
-            rest = rest * table.reshape(table.shape[ns:])  # its grid axes are all 1: it uses no crossed risk factor
-        extra = [self._general_table(fi, pattern, axis, u) for fi, pattern in lay.general if self.split(fi, pattern)[0]]
-        for _, factor in _merged_likelihood(first, self.findings, axis, u, d, extra):
-            rest = rest * factor
-        rest = np.broadcast_to(rest, (2,) * u + (d,))
-        joint = dep[0].reshape(*[2] * u_dep, *[1] * (u - u_dep), d) * rest  # (2,..,2, D)
-        total = joint.reshape(2**u, d).sum(axis=0)
-        if shares:  # an uncoupled member: its numerator channel against sum over the independent part of I x L
-            per_dep = rest.reshape(2**u_dep, 2 ** (u - u_dep), d).sum(axis=1)
-            numerators = (dep[1:].reshape(len(shares), 2**u_dep, d) * per_dep).sum(axis=1)
+            table, _ = tables[gi]
+            factors.append((sum(1 << axis[c] for c in net.groups[gi].members),
+                            _place(table, [axis[c] for c in net.groups[gi].members], u)))
+        dep_mask = (1 << u_dep) - 1
+        if shares:
+            rest = _product(factors, u)
+            joint = rest * prior[0]
+            # numerators of the varying uncoupled members: their channel against the rest summed over
+            # the members outside the prior factor
+            reduced = np.broadcast_to(rest, (2,) * u + (d,)).sum(axis=tuple(range(u_dep, u)), keepdims=True) \
+                if u > u_dep else rest
+            numerators = (prior[1:] * reduced[None]).reshape(len(shares), -1, d).sum(axis=1)
             for (c, _), numerator in zip(shares, numerators, strict=True):
                 out[c] = numerator
-        out[members] = _member_bits(u) @ joint.reshape(2**u, d)
-        return _normalise(out, total, const)
+        else:
+            merged = _merge(factors + [(dep_mask, prior[0])], u)
+            if len(merged) == 2:  # two scopes: pass messages between them, never build the full array
+                out[members], total = _two_scope_marginals(merged, u)
+                return _normalise(out, total, const, members)
+            joint = _multiply(merged)
+        joint = np.broadcast_to(joint, (2,) * u + (d,)).reshape(2**u, d)
+        total = joint.sum(axis=0)
+        out[members] = _member_bits(u) @ joint
+        return _normalise(out, total, const, [c for c, _ in shares] + members)
 
 
-def _normalise(numerators: np.ndarray, total: np.ndarray, const: np.ndarray) -> np.ndarray:
-    """(D, K) numerators (given as (K, D)) over the total; NaN for draws under which the evidence is
-    impossible (the total is 0, or a factor shared by every configuration is, which otherwise cancels)."""
+def _normalise(numerators: np.ndarray, total: np.ndarray, const: np.ndarray, scaled: list[int]) -> np.ndarray:
+    """(D, K): the rows ``scaled`` of ``numerators`` (K, D) over the total (the other rows are
+    already marginals); NaN for draws under which the evidence is impossible (the total is 0, or a
+    factor shared by every configuration is, which otherwise cancels)."""
     possible = (total > 0) & (const > 0)
-    out = (numerators / np.where(possible, total, 1.0)).T
+    if scaled:
+        numerators[scaled] = numerators[scaled] / np.where(possible, total, 1.0)
+    out = numerators.T.copy()
     out[~possible] = np.nan
     return out
 
 
-def _merged_likelihood(first: list[str], findings: dict, axis: dict[int, int], u: int, d: int,
-                       extra: list[tuple[frozenset[int], np.ndarray]] = ()):
-    """The first-state answers' likelihood as a few factors over the coupled members' axes (draws
-    last): P(first state | causes) = 1 - (1 - leak) * prod (1 - link) over present causes, built on
-    each finding's own causes, then factors over nested or small combined cause sets multiplied
-    together while they are small, so only a few multiply the full configuration array."""
-    factors: list[tuple[frozenset[int], np.ndarray]] = list(extra)
-    for fid in sorted(first, key=lambda f: -len(findings[f][0])):
-        parents, keep, _, per_cause = findings[fid]
-        inhibit = keep.reshape(*[1] * u, d)
-        for c, factor in zip(parents, per_cause, strict=True):
-            shape = [1] * u + [d]
-            shape[axis[c]] = 2
-            inhibit = inhibit * factor.reshape(shape)
-        table = 1.0 - inhibit
-        axes = frozenset(axis[c] for c in parents)
-        for i, (have, existing) in enumerate(factors):
-            if axes <= have:
-                factors[i] = (have, existing * table)
-                break
+def _place(table: np.ndarray, axes: list[int], n: int) -> np.ndarray:
+    """A view of ``table`` (a_0, ..., a_m, D), contiguous, as an array of n + 1 dimensions whose
+    axis ``axes[j]`` is the table's axis j and every other axis has length 1 (for broadcasting).
+    No copy."""
+    shape = [1] * n + [table.shape[-1]]
+    strides = [0] * n + [table.strides[-1]]
+    for j, a in enumerate(axes):
+        shape[a] = table.shape[j]
+        strides[a] = table.strides[j]
+    return as_strided(table, shape=shape, strides=strides, writeable=False)
+
+
+def _odds_factors(lam: np.ndarray, members: tuple[int, ...], d: int) -> np.ndarray:
+    """(2, ..., 2, D): per member configuration (axis i <-> member i, index 1 = present), the
+    product of the present members' likelihood ratios ``lam`` (K, D)."""
+    out = np.stack([np.ones(d), lam[members[0]]])
+    for c in members[1:]:  # each new member's axis goes just before the draws
+        out = np.stack([out, out * lam[c]], axis=-2)
+    return out
+
+
+def _elimination_order(dependent: list[int], rfs: dict[int, tuple[int, ...]], sizes: dict[int, int],
+                       cards: list[int]) -> list[tuple[int, tuple[int, ...]]]:
+    """The dependent groups in a greedy order that keeps the (cells x configurations) array small,
+    each with the crossed risk factors that can be summed right after it (no group still to come
+    uses them)."""
+    left = list(dependent)
+    live = {r for gi in dependent for r in rfs[gi]}
+    width, order = 0, []
+    while left:
+        costs = []
+        for gi in left:  # cells x configurations once gi is in and the risk factors it finishes are summed
+            kept = [r for r in live if any(r in rfs[g] for g in left if g != gi)]
+            costs.append((float(np.prod([cards[r] for r in kept])) * 2.0 ** (width + sizes[gi]), gi))
+        gi = min(costs)[1]
+        left.remove(gi)
+        width += sizes[gi]
+        done = tuple(sorted(r for r in live if not any(r in rfs[g] for g in left)))
+        live -= set(done)
+        order.append((gi, done))
+    return order
+
+
+def _product(factors: list[tuple[int, np.ndarray]], u: int) -> np.ndarray:
+    """The product of factors given as (scope bitmask over the u axes, broadcastable array)."""
+    return _multiply(_merge(factors, u))
+
+
+def _multiply(merged: list[tuple[int, np.ndarray]]) -> np.ndarray:
+    """The product of merged factors, largest scope first."""
+    merged = sorted(merged, key=lambda f: -f[0].bit_count())
+    out = merged[0][1]
+    for _, table in merged[1:]:
+        out = out * table
+    return out
+
+
+def _two_scope_marginals(merged: list[tuple[int, np.ndarray]], u: int) -> tuple[np.ndarray, np.ndarray]:
+    """(u, D) sums of the product of two factors with each axis present, and (D,) its total, from
+    the two factors and their messages over the shared axes (a two-clique junction tree): each
+    factor times the other summed over its own axes."""
+    (a_mask, a), (b_mask, b) = merged
+    axes = range(u)
+    only_a = tuple(i for i in axes if a_mask >> i & 1 and not b_mask >> i & 1)
+    only_b = tuple(i for i in axes if b_mask >> i & 1 and not a_mask >> i & 1)
+    belief_a = a * b.sum(axis=only_b, keepdims=True)  # scope of a
+    belief_b = b * a.sum(axis=only_a, keepdims=True)  # scope of b
+    d = a.shape[-1]
+    out = np.empty((u, d))
+    in_a = [i for i in axes if a_mask >> i & 1]
+    flat_a = np.ascontiguousarray(belief_a).reshape(-1, d)
+    out[in_a] = _member_bits(len(in_a)) @ flat_a
+    total = flat_a.sum(axis=0)
+    if only_b:
+        in_b = [i for i in axes if b_mask >> i & 1]
+        rows = _member_bits(len(in_b)) @ np.ascontiguousarray(belief_b).reshape(-1, d)
+        for row, i in zip(rows, in_b, strict=True):
+            if i in only_b:
+                out[i] = row
+    return out, total
+
+
+def _merge(factors: list[tuple[int, np.ndarray]], u: int) -> list[tuple[int, np.ndarray]]:
+    """Factors given as (scope bitmask over the u axes, broadcastable array), merged: a factor
+    whose scope is inside another's is multiplied into the smallest such; then pairs with the
+    smallest joint scope are merged while that scope is smaller than all u axes."""
+    factors = sorted(factors, key=lambda f: f[0].bit_count())
+    merged: list[tuple[int, np.ndarray]] = []
+    for mask, table in reversed(factors):  # largest scopes first: the others fold into the smallest that holds them
+        inside = [i for i, (have, _) in enumerate(merged) if mask & have == mask]
+        if inside:
+            i = inside[-1]
+            merged[i] = (merged[i][0], merged[i][1] * table)
         else:
-            factors.append((axes, table))
-    while len(factors) > 1:
-        size, i, j = min((len(a | b), i, j) for i, (a, _) in enumerate(factors) for j, (b, _) in enumerate(factors) if i < j)
-        if size >= u - 1:
+            merged.append((mask, table))
+    full = (1 << u) - 1
+    while len(merged) > 1:
+        size, i, j = min(((a | b).bit_count(), i, j) for i, (a, _) in enumerate(merged)
+                         for j, (b, _) in enumerate(merged) if i < j)
+        if (merged[i][0] | merged[j][0]) == full:
             break
-        (a, x), (b, y) = factors[i], factors[j]
-        factors = [f for k, f in enumerate(factors) if k not in (i, j)] + [(a | b, x * y)]
-    return factors
-
-
-def _config_factors(lam: np.ndarray, members: tuple[int, ...]) -> np.ndarray:
-    """(2**n, D) product of the present members' likelihood factors ``lam`` (K, D), per config (bit
-    i <=> member i)."""
-    factors = np.ones((1, lam.shape[1]))
-    for c in members:
-        factors = np.concatenate([factors, factors * lam[c]], axis=0)
-    return factors
+        (a, x), (b, y) = merged[i], merged[j]
+        merged = [f for n, f in enumerate(merged) if n not in (i, j)] + [(a | b, x * y)]
+    return merged
 
 
 @cache
 def _member_bits(u: int) -> np.ndarray:
-    """(u, 2**u) 1.0 where member i is present in config x; C order, so axis 0 is the top bit."""
+    """(u, 2**u) 1.0 where member axis i is present in config x; C order, so axis 0 is the top bit."""
     return ((np.arange(2**u)[None, :] >> np.arange(u - 1, -1, -1)[:, None]) & 1).astype(float)
-
-
-@cache
-def _present(size: int, i: int) -> np.ndarray:
-    return np.array([cfg for cfg in range(2**size) if cfg >> i & 1])
-
-
-def caused_by_groups(priors: Priors, params: Parameters) -> list[list[str]]:
-    """Connected components of the caused_by links, each listed parents first."""
-    root = {c: c for c in priors.conditions}
-
-    def find(c: str) -> str:
-        while root[c] != c:
-            c = root[c]
-        return c
-
-    for cid in priors.conditions:
-        for parent in params.condition_parents[cid][1]:
-            root[find(cid)] = find(parent)
-    groups: dict[str, list[str]] = {}
-    for cid in condition_order(priors):
-        groups.setdefault(find(cid), []).append(cid)
-    return list(groups.values())

@@ -28,7 +28,14 @@ def top_explanations(joint: np.ndarray, configs: np.ndarray, conditions: Sequenc
     joint = np.asarray(joint, dtype=float).reshape(-1)
     if not np.isfinite(joint).all():
         return []
-    n_present = configs.sum(axis=1)
-    order = np.lexsort((np.arange(joint.shape[0]), n_present, -joint))[:top]
+    # Only configurations at least as probable as the top-th can be in the answer (ties included):
+    # sort those few, with the same keys as a full sort.
+    if 0 < top < joint.shape[0]:
+        threshold = np.partition(joint, joint.shape[0] - top)[joint.shape[0] - top]
+        candidates = np.flatnonzero(joint >= threshold)
+    else:
+        candidates = np.arange(joint.shape[0])
+    n_present = configs[candidates].sum(axis=1)
+    order = candidates[np.lexsort((candidates, n_present, -joint[candidates]))[:top]]
     return [{"present": [c for c, bit in zip(conditions, configs[i], strict=True) if bit == 1],
              "probability": float(joint[i])} for i in order]

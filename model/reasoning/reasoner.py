@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import entr
 
-from ..inference.case_variants import CaseVariants
+from ..inference.case_variants import CaseVariants, MarginalTables
 from ..inference.draw_engine import DrawEngine
 from ..inference.draws import draw_values, sweep_values
 from ..parameters import build_parameters
@@ -119,6 +119,7 @@ class Reasoner:
         # H(finding | config) in bits per finding: the next-question gains are products with these.
         # A finding's rows are those of it answered alone (the rest of its evidence factor unanswered).
         engine = model.engine
+        self._tables = MarginalTables(engine)  # the risk-factor prior summed over many unanswered, per set
         single = [engine.single_feature(f, s) for f, states in enumerate(engine.finding_states) for s in range(len(states))]
         lik = np.exp(engine.log_lik[single])
         self._lik = np.where(lik < 1e-300, 0.0, lik)  # (n_finding_states, 2^K)
@@ -158,24 +159,27 @@ class Reasoner:
         order = np.lexsort((np.broadcast_to(name_rank, (len(m.conditions), len(answered))), -np.abs(effect.T))).tolist()
         effects, factors, finite = effect.T.tolist(), factor.T.tolist(), np.isfinite(factor).T.tolist()
         linked = [self._linked_sources(var, parsed[var]) for var in answered]  # per answer, per condition
+        states = [parsed[var] for var in answered]
         out: dict[str, list[dict[str, Any]]] = {}
         for j, cid in enumerate(m.conditions):
+            eff, fac, fin = effects[j], factors[j], finite[j]
             items = []
             for i in order[j]:
-                var, sources = answered[i], linked[i][j]
-                item = {"variable": var, "state": parsed[var], "effect": effects[j][i]}
-                if finite[j][i]:
-                    item["likelihood_ratio"] = factors[j][i]
-                item["link"] = "direct" if sources else "indirect"
-                item["sources"] = sources
-                items.append(item)
+                sources = linked[i][j]
+                link = "direct" if sources else "indirect"
+                if fin[i]:
+                    items.append({"variable": answered[i], "state": states[i], "effect": eff[i], "likelihood_ratio": fac[i],
+                                  "link": link, "sources": sources})
+                else:
+                    items.append({"variable": answered[i], "state": states[i], "effect": eff[i], "link": link,
+                                  "sources": sources})
             out[cid] = items
         return out
 
     def variants(self, parsed: Mapping[str, str]) -> CaseVariants:
         """The case's own tables, shared by effects and next questions."""
         rf, fd = self.model.codes(parsed)
-        return CaseVariants(self.model.engine, rf[0], fd[0])
+        return CaseVariants(self.model.engine, rf[0], fd[0], self._tables)
 
     def _linked_sources(self, variable: str, state: str) -> list[list[dict[str, str]]]:
         """For one answer, per condition (in order), the priors that link them directly (empty
@@ -214,10 +218,15 @@ class Reasoner:
         return pd.DataFrame(rows)
 
     # ------------------------------------------------------------------ how sure
-    def intervals(self, parsed: Mapping[str, str], point: np.ndarray) -> tuple[dict[str, tuple[float, float]], dict[str, Any]]:
+    def intervals(self, parsed: Mapping[str, str], point: np.ndarray,
+                  variants: CaseVariants | None = None) -> tuple[dict[str, tuple[float, float]], dict[str, Any]]:
         """Percentile intervals over the parameter draws (always containing the point estimate),
-        and whether the top two conditions may swap order."""
-        draws = self.draw_engine.marginals(parsed)  # (D, K)
+        and whether the top two conditions may swap order. ``variants`` (optional) gives the case's
+        engine codes, so the answers are not encoded again."""
+        if variants is None:
+            draws = self.draw_engine.marginals(parsed)  # (D, K)
+        else:
+            draws = self.draw_engine.grouped.marginals(variants.rf_codes, variants.finding_codes)
         tail = (1.0 - self.settings.interval_level) / 2 * 100
         lo, hi = _percentiles(draws, [tail, 100 - tail])
         lo, hi = np.minimum(lo, point), np.maximum(hi, point)
@@ -258,18 +267,21 @@ class Reasoner:
         plausible = [c for c, t in self.must_not_miss.items() if point[cpos[c]] >= t * s.must_not_miss_plausible]
         # Findings, all at once: P(state | e), E[H(F | C) | e] and P(c | e, state) are products with the joint.
         offsets = self._offsets
-        lik, finding_entropy = self._case_likelihoods(parsed)
-        state_probs = lik @ joint  # (n_finding_states,)
+        cond = self._case_likelihoods(variants)
+        state_probs = self._lik_times(cond, joint)  # (n_finding_states,)
         totals = np.add.reduceat(state_probs, offsets)
         with np.errstate(invalid="ignore", divide="ignore"):
             state_p = np.nan_to_num(state_probs / np.repeat(totals, self._n_states))
-        finding_eig = np.add.reduceat(_entropy_terms(state_p), offsets) - finding_entropy @ joint
+        expected_entropy = self._finding_entropy @ joint  # E[H(F | C) | e] per finding
+        if cond is not None:
+            expected_entropy[cond[0]] = cond[3] @ joint
+        finding_eig = np.add.reduceat(_entropy_terms(state_p), offsets) - expected_entropy
         finding_mnm = np.zeros(len(engine.finding_ids))
+        h_now = {c: float(_binary_entropy_bits(np.array(point[cpos[c]]))) for c in plausible}  # H(c | e) in bits
         for c in plausible:
             with np.errstate(invalid="ignore", divide="ignore"):
-                after = np.nan_to_num(lik @ (joint * engine.configs[:, cpos[c]]) / state_probs)
-            h_now = float(_binary_entropy_bits(np.array(point[cpos[c]])))
-            finding_mnm += h_now - np.add.reduceat(state_p * _binary_entropy_bits(after), offsets)
+                after = np.nan_to_num(self._lik_times(cond, joint * engine.configs[:, cpos[c]]) / state_probs)
+            finding_mnm += h_now[c] - np.add.reduceat(state_p * _binary_entropy_bits(after), offsets)
         # Risk factors: one posterior (with its joint) per state of each unanswered one, in one call.
         rf_vars = [v for v in candidates if v in self._rf_pos]
         rf_res, rf_spans = variants.with_risk_factors([self._rf_pos[v] for v in rf_vars])
@@ -285,8 +297,7 @@ class Reasoner:
                 rows = rf_span[var]
                 p = rf_weight[rows] / rf_weight[rows].sum()
                 eig = h_base - float(np.dot(p, rf_entropy[rows]))
-                mnm_bits = sum(float(_binary_entropy_bits(np.array(point[cpos[c]])) - np.dot(p, h[rows]))
-                               for c, h in zip(plausible, rf_mnm, strict=True))
+                mnm_bits = sum(float(h_now[c] - np.dot(p, h[rows])) for c, h in zip(plausible, rf_mnm, strict=True))
             else:
                 f = self._finding_index[var]
                 p = state_p[offsets[f]:offsets[f] + len(states)]
@@ -312,32 +323,39 @@ class Reasoner:
                         "expected_information_gain": eig, "priority": priority, "reason": reason})
         return top, should_stop
 
-    def _case_likelihoods(self, parsed: Mapping[str, str]) -> tuple[np.ndarray, np.ndarray]:
-        """P(F = s | C, the case's answers to F's dependent findings) per (finding, state) row, and
-        H(F | C, those answers) per finding: the compiled rows, except for an unanswered finding
-        whose evidence factor has answered members (then the ratio of two pattern rows)."""
+    def _case_likelihoods(self, variants: CaseVariants) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray] | None:
+        """Where the case changes the compiled P(F = s | C): an unanswered finding whose evidence
+        factor has answered members is conditioned on them, P(F = s | C, those answers) = the
+        ratio of two pattern rows. Returns None when no finding is, else (those findings, their
+        (finding, state) rows, P(F = s | C, answers) for those rows (rows, 2^K), and H(F | C,
+        answers) in bits for those findings (findings, 2^K))."""
         engine = self.model.engine
-        rf, fd = self.model.codes(parsed)
-        codes = fd[0]
-        answered_factors = set(engine.factor_of[codes >= 0].tolist())
-        lik, entropy = self._lik, self._finding_entropy
-        for f in np.flatnonzero(codes < 0):
-            factor = int(engine.factor_of[f])
-            if factor not in answered_factors:
-                continue
-            if lik is self._lik:
-                lik, entropy = lik.copy(), entropy.copy()
-            base = engine.feature_index(codes[None, :])[0, factor]
-            rows = []
-            for s in range(self._n_states[f]):
-                with_f = codes.copy()
-                with_f[f] = s
-                rows.append(engine.log_lik[engine.feature_index(with_f[None, :])[0, factor]] - engine.log_lik[base])
-            cond = np.exp(np.array(rows))
-            cond = np.where(cond < 1e-300, 0.0, cond)
-            lik[self._offsets[f]:self._offsets[f] + self._n_states[f]] = cond
-            entropy[f] = _entropy_bits(cond.T)
-        return lik, entropy
+        codes = variants.finding_codes
+        base = variants.feature_of  # per factor, the case's feature (-1: none of its findings answered)
+        pending = [f for f in np.flatnonzero(codes < 0).tolist() if base[engine.factor_of[f]] >= 0]
+        if not pending:
+            return None
+        pairs = [(f, s) for f in pending for s in range(self._n_states[f])]
+        rows = np.repeat(codes[None, :], len(pairs), axis=0)
+        rows[np.arange(len(pairs)), [f for f, _ in pairs]] = [s for _, s in pairs]
+        factors = engine.factor_of[[f for f, _ in pairs]]
+        with_f = engine.feature_index(rows)[np.arange(len(pairs)), factors]
+        cond = np.exp(engine.log_lik[with_f] - engine.log_lik[base[factors]])
+        cond = np.where(cond < 1e-300, 0.0, cond)
+        entropy, at = [], 0
+        for f in pending:
+            n = int(self._n_states[f])
+            entropy.append(_entropy_bits(cond[at:at + n].T))
+            at += n
+        index = [int(self._offsets[f]) + s for f, s in pairs]
+        return pending, np.array(index, dtype=np.intp), cond, np.stack(entropy)
+
+    def _lik_times(self, cond: tuple | None, vector: np.ndarray) -> np.ndarray:
+        """P(F = s | C, the case's answers) @ vector, per (finding, state) row."""
+        out = self._lik @ vector
+        if cond is not None:
+            out[cond[1]] = cond[2] @ vector
+        return out
 
     # ------------------------------------------------------------------ sensitivity
     def sensitivity(self, evidence: Mapping[str, Any], condition: str) -> pd.DataFrame:
