@@ -1,6 +1,6 @@
 """``hipdx evaluate CASES.yaml``: top-1, top-3, safe triage, log probability of the expected
 condition and confident misses, per case and overall, on published cases (``vignettes/dev.yaml``
-format; see :mod:`model.evaluation` for the definitions)."""
+format; see :mod:`model.learning.cases` for the definitions)."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     import yaml
 
     from model import load_model
-    from model.evaluation import CaseError, evaluate
+    from model.learning.cases import CaseError, evaluate
 
     try:
         cases = read_cases(args.cases)

@@ -8,7 +8,7 @@ import math
 import pytest
 import yaml
 
-from model.evaluation import CaseError, evaluate
+from model.learning.cases import CaseError, evaluate
 from service.cli import main
 
 CASES = [

@@ -12,7 +12,7 @@ import re
 import pytest
 import yaml
 
-from model.evaluation import evaluate
+from model.learning.cases import evaluate
 from tests.conftest import ROOT, SOURCES
 
 DEV = ROOT.parent / "shared" / "vignettes" / "dev.yaml"

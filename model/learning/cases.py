@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .priors import TRIAGE_LEVELS
+from ..priors import TRIAGE_LEVELS
 
 CONFIDENT = 0.9  # a wrong top condition at this posterior or above is a confident miss
 _SEVERITY = {level: len(TRIAGE_LEVELS) - 1 - i for i, level in enumerate(TRIAGE_LEVELS)}  # self_care = 0
