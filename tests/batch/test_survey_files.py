@@ -19,7 +19,7 @@ from model.vocabulary import EvidenceError
 from service import score_cmd
 
 from .conftest import read_str, run_command
-from .survey_files import ANSWERS, MAPPING, RED_FLAG_ROWS, labelled, qualtrics_csv, qualtrics_mapping
+from .survey_files import ANSWERS, MAPPING, QUESTIONS, RED_FLAG_ROWS, labelled, qualtrics_csv, qualtrics_mapping
 
 
 def _score(inp, out, *extra):
@@ -202,6 +202,38 @@ def test_xlsx_input_and_output_keep_types(model, clean, tmp_path):
     about = pd.read_excel(tmp_path / "o.xlsx", sheet_name="about", header=None, engine="calamine")
     assert "model.version" in about[0].tolist()
     assert json.loads((tmp_path / "o.xlsx.meta.json").read_text())["model"]["version"] == model.version
+
+
+def test_xls_biff_file_from_excel_97_2003(model, clean, tmp_path, capsys):
+    """A real .xls (BIFF8 in an OLE2 compound file, as Excel 97-2003 saves it): survey questions as
+    headers, numbers as number cells, blanks as empty cells, answers on the second sheet."""
+    import xlwt
+
+    frame = labelled()
+    numeric = {QUESTIONS["age"], QUESTIONS["weekly_training_hours"]}
+    book = xlwt.Workbook(encoding="utf-8")
+    book.add_sheet("About").write(0, 0, "Exported by the clinic's survey tool: réponses")
+    sheet = book.add_sheet("Responses")
+    sheet.write(0, 0, "Respondent")
+    for j, name in enumerate(frame.columns, start=1):
+        sheet.write(0, j, name)
+    for i, row in enumerate(frame.itertuples(index=False), start=1):
+        sheet.write(i, 0, f"r{i:02d}")
+        for j, (name, value) in enumerate(zip(frame.columns, row, strict=True), start=1):
+            if value != "":  # a blank answer is an empty cell
+                sheet.write(i, j, float(value) if name in numeric else value)
+    path = tmp_path / "survey.xls"
+    book.save(str(path))
+    assert path.read_bytes()[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE2: a BIFF file, not XML
+    mp = _write(tmp_path, "m.yaml", MAPPING)
+    assert _score(path, tmp_path / "o.parquet", "--mapping", str(mp), "--sheet", "Responses") == 0
+    res = _assert_same_as_clean(model, clean, tmp_path / "o.parquet")
+    assert res["Respondent"].tolist() == [f"r{i:02d}" for i in range(1, 13)]
+    assert set(res.loc[list(RED_FLAG_ROWS), "triage"]) <= {"urgent", "emergency"}
+    err = capsys.readouterr().err
+    assert "input: Excel" in err and "12 rows read, 12 scored, 0 with errors" in err
+    assert _score(path, tmp_path / "o2.parquet", "--mapping", str(mp)) == 2  # the first sheet is not the answers
+    assert "column 'How old are you (years)?' is not in the input file" in capsys.readouterr().err
 
 
 def test_spss_codes_map_by_code_or_label_and_stata(model, clean, tmp_path):
