@@ -18,10 +18,10 @@ from .mapping import MappingError, load_mapping
 from .plan import Plan, make_plan
 from .readers import ReadOptions, Source, open_input
 from .summary import Summary, message_splitter
-from .workers import Task, scored_chunks
+from .workers import IN_PROCESS_ROWS, Task, scored_chunks
 from .writers import OutputWriter, check_output, output_kind, remove_leftovers
 
-DEFAULT_CHUNK_ROWS = 10_000
+DEFAULT_CHUNK_ROWS = 5_000  # a worker's working memory grows with it; 5,000 rows score as fast as 10,000
 
 
 @dataclass
@@ -34,6 +34,7 @@ class Job:
     priors: str | None = None
     chunk_rows: int = DEFAULT_CHUNK_ROWS
     jobs: int = 1
+    in_process_rows: int = IN_PROCESS_ROWS  # inputs up to this many rows are scored without workers
     progress: bool | None = None  # None: when stderr is a terminal
     read: ReadOptions = field(default_factory=ReadOptions)
     digits: int | None = 6  # CSV posteriors rounded to this many decimals (None: exact)
@@ -98,7 +99,8 @@ def score_file(job: Job, client=None) -> Summary:
     metadata["mapping_path"] = job.mapping
     writer = None
     bar = _progress(job, source.total)
-    chunks = scored_chunks(source.chunks, plan, task, job.jobs, client)
+    chunks = scored_chunks(source.chunks, plan, task, job.jobs, client, total=source.total,
+                           in_process_rows=job.in_process_rows)
     try:
         for chunk, scored in chunks:
             if writer is None:
