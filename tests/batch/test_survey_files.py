@@ -403,6 +403,29 @@ def test_unlisted_missing_code_is_that_rows_error(tmp_path):
     assert read_str(tmp_path / "o.csv")["error"].tolist() == ["", "", ""]
 
 
+def test_common_missing_codes_per_column_and_for_the_file(model, tmp_path):
+    """NA, N/A, -, 999 and Unknown, as survey and statistics exports write "no answer"."""
+    frame = pd.DataFrame({"Gender": ["Woman", "NA", "-", "Unknown", "Man", "999"],
+                          "Fever?": ["No", "N/A", "Yes", "-", "999", "No"],
+                          "Age": ["40", "999", "NA", "33", "-", "51"]})
+    frame.to_csv(tmp_path / "s.csv", index=False)
+    mp = _write(tmp_path, "m.yaml", """
+missing: ["999", N/A]
+columns:
+  Gender: {variable: sex, values: {Woman: female, Man: male}, missing: [NA, "-", Unknown]}
+  "Fever?": {variable: fever, values: {Yes: present, No: absent}, missing: ["-"]}
+  Age: {variable: age, missing: [NA, "-"]}
+""")
+    assert _score(tmp_path / "s.csv", tmp_path / "o.parquet", "--mapping", str(mp)) == 0
+    res = pd.read_parquet(tmp_path / "o.parquet")
+    assert len(res) == 6 and res["error"].isna().all()
+    expect = model.score(pd.DataFrame({"sex": ["female", "", "", "", "male", ""], "fever": ["absent", "", "present", "", "", "absent"],
+                                       "age": ["40", "", "", "33", "", "51"]}))
+    np.testing.assert_allclose(res[_p(model)].to_numpy(dtype=float), expect[_p(model)].to_numpy(dtype=float), rtol=0, atol=1e-12)
+    assert res["triage"].fillna("").tolist() == expect["triage"].fillna("").tolist()
+    assert res["Gender"].tolist() == frame["Gender"].tolist()  # the codes themselves are passed through
+
+
 # ----------------------------------------------------------------------------- output
 def test_output_metadata_digits_bom_and_list_column(model, clean, tmp_path):
     ANSWERS.to_csv(tmp_path / "s.csv", index=False)
