@@ -19,7 +19,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,26 +116,46 @@ def _context(priors: str | None):
     return multiprocessing.get_context("spawn"), {}
 
 
-def start_pool(jobs: int, priors: str | None = None):
-    """A process pool of ``jobs`` workers (one BLAS thread each) that die with this process;
-    ``priors``: the priors directory the fork server preloads (None: the bundled priors)."""
-    from concurrent.futures import ProcessPoolExecutor
-
-    ctx, env = _context(priors)
-    env.update(dict.fromkeys(_BLAS_THREAD_VARS, "1"))
+def _with_env(env: dict[str, str], start: Callable[[], Any]) -> Any:
+    """``start()`` with ``env`` set in this process's environment (what started processes inherit)."""
     saved = {v: os.environ.get(v) for v in env}
     os.environ.update(env)
     try:
-        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=die_with_parent, initargs=(os.getpid(),))
-        for _ in range(jobs):  # start the workers (and the fork server) now, while the variables are set
-            pool.submit(int)
+        return start()
     finally:
         for var, value in saved.items():
             if value is None:
                 os.environ.pop(var, None)
             else:
                 os.environ[var] = value
-    return pool
+
+
+def prestart(priors: str | None = None) -> bool:
+    """Start the fork server now (it loads the model in the background while this process reads
+    the input), when workers will be forked from one; True if it was started or is running."""
+    ctx, env = _context(priors)
+    if ctx.get_start_method() != "forkserver":
+        return False
+    from multiprocessing import forkserver
+
+    _with_env({**env, **dict.fromkeys(_BLAS_THREAD_VARS, "1")}, forkserver.ensure_running)
+    return True
+
+
+def start_pool(jobs: int, priors: str | None = None):
+    """A process pool of ``jobs`` workers (one BLAS thread each) that die with this process;
+    ``priors``: the priors directory the fork server preloads (None: the bundled priors)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx, env = _context(priors)
+
+    def start():
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=die_with_parent, initargs=(os.getpid(),))
+        for _ in range(jobs):  # start the workers (and the fork server) now, while the variables are set
+            pool.submit(int)
+        return pool
+
+    return _with_env({**env, **dict.fromkeys(_BLAS_THREAD_VARS, "1")}, start)
 
 
 def stop_pool(pool, *, kill: bool) -> None:

@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from service.batch import Job, score_file, workers
+from service.batch import Job, driver, score_file, workers
 
 from .conftest import read_str
 from .survey_files import ANSWERS
@@ -62,13 +62,19 @@ def test_small_inputs_are_scored_in_this_process_and_large_ones_in_workers(model
         return real(jobs, priors)
 
     monkeypatch.setattr(workers, "start_pool", start_pool)
+    prestarted = []
+    monkeypatch.setattr(driver, "prestart", lambda priors: prestarted.append(priors) or workers.prestart(priors))
     # 2,500 rows in 5 chunks: under the in-process bound, found by reading ahead (a CSV's row count is unknown)
     score_file(Job(str(sim_csv[0]), str(tmp_path / "a.csv"), chunk_rows=500, jobs=2, warn=lambda m: None))
     assert started == []
     score_file(Job(str(sim_csv[1]), str(tmp_path / "b.csv"), chunk_rows=500, jobs=2, warn=lambda m: None))
     assert started == []  # Parquet: the row count is known
+    assert prestarted == []
     score_file(Job(str(sim_csv[0]), str(tmp_path / "c.csv"), chunk_rows=500, jobs=2, in_process_rows=1000, warn=lambda m: None))
-    assert started == [2]
+    assert started == [2] and prestarted == []  # found by reading ahead: the file is not 1 KiB per row
+    score_file(Job(str(sim_csv[0]), str(tmp_path / "d.csv"), chunk_rows=500, jobs=2, in_process_rows=100, warn=lambda m: None))
+    assert started == [2, 2] and prestarted == [None]  # surely large: the fork server was started before reading
+    pd.testing.assert_frame_equal(read_str(tmp_path / "c.csv"), read_str(tmp_path / "d.csv"))
     a, c = read_str(tmp_path / "a.csv"), read_str(tmp_path / "c.csv")
     pd.testing.assert_frame_equal(a.drop(columns=[f"p_{k}" for k in model.conditions]),
                                   c.drop(columns=[f"p_{k}" for k in model.conditions]))
