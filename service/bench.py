@@ -276,16 +276,26 @@ def _bench_score(m, args: argparse.Namespace) -> None:
             cmd += ["--jobs", str(args.jobs)]
         print(f"\nEnd to end: `hipdx score` on {args.score_rows:,} simulated rows ({size / 2**20:,.0f} MiB CSV, "
               f"written in {sim_s:.1f} s), in a subprocess")
+        load = _load()
         rc, wall, peak_pss, peak_rss, err = _measure_cmd(cmd)
         if rc != 0:
             print(f"  hipdx score failed ({rc}):\n{err}")
             return
         print(f"  command: {' '.join(cmd[2:])}")
+        print(f"  load average (1 min) before / after: {load} / {_load()} (the machine's other work slows the run)")
         print(f"  wall time {wall:.1f} s ({args.score_rows / wall:,.0f} rows/s); output {os.path.getsize(out) / 2**20:,.0f} MiB")
         # (not ru_maxrss of the children: it counts this process's memory, copied at fork before exec)
         print(f"  peak memory, the command and its workers together (polled every 0.1 s): {peak_pss / 2**20:,.0f} MiB PSS "
               f"({peak_rss / 2**20:,.0f} MiB RSS, shared pages counted once per process)")
         print("  " + err.strip().replace("\n", "\n  "))
+
+
+def _load() -> str:
+    """The 1-minute load average (how busy the machine was), or "?" where the OS has none."""
+    try:
+        return f"{os.getloadavg()[0]:.1f}"
+    except OSError:
+        return "?"
 
 
 def _measure_cmd(cmd: list[str]) -> tuple[int, float, int, int, str]:
@@ -350,9 +360,10 @@ def _bench_survey_formats(m, args: argparse.Namespace) -> None:
             cmd = [sys.executable, "-m", "service.score_cmd", src, "-o", os.path.join(tmp, "scored.parquet"), "--mapping", mapping]
             if args.jobs is not None:
                 cmd += ["--jobs", str(args.jobs)]
+            load = _load()
             rc, wall, pss, rss, err = _measure_cmd(cmd)
             if rc != 0:
                 print(f"  {kind}: hipdx score failed ({rc}):\n{err}")
                 continue
             print(f"  {kind} ({os.path.getsize(src) / 2**20:,.1f} MiB): wall time {wall:.1f} s ({n / wall:,.0f} rows/s); "
-                  f"peak memory {pss / 2**20:,.0f} MiB PSS ({rss / 2**20:,.0f} MiB RSS summed)")
+                  f"peak memory {pss / 2**20:,.0f} MiB PSS ({rss / 2**20:,.0f} MiB RSS summed); load average {load} / {_load()}")

@@ -42,9 +42,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("running")
     g.add_argument("--dask", nargs="?", const="", default=None, metavar="SCHEDULER",
                    help="score chunks on a local Dask cluster, or on the Dask scheduler at this address")
-    g.add_argument("--chunk-rows", type=int, default=None, metavar="N", help="rows per chunk (default 10000); memory grows with it")
+    g.add_argument("--chunk-rows", type=int, default=None, metavar="N", help="rows per chunk (default 5000); memory grows with it")
     g.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
-                   help="worker processes scoring chunks in parallel (default: number of CPUs, at most 4)")
+                   help="worker processes scoring chunks in parallel (default: number of CPUs, at most 4); "
+                        "inputs of up to 100,000 rows are scored in this process")
     g.add_argument("--priors", metavar="DIR", help="priors directory (default: the bundled priors)")
     g.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: only when stderr is a terminal)")

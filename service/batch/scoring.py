@@ -41,7 +41,7 @@ def evidence_of(frame: pd.DataFrame, plan: Plan, vocabulary) -> tuple[pd.DataFra
     for column, var in plan.direct.items():
         cells = frame[column]
         cells = _prepare(cells, plan.value_labels.get(column), column in numeric and plan.decimal == ",", missing)
-        direct[var] = cells.to_numpy(dtype=object) if cells.dtype == object else cells.to_numpy()
+        direct[var] = cells  # a Series, as read (pyarrow-backed text is faster for the model than objects)
         if var != column:
             origin[var] = column
     evidence = pd.DataFrame(direct, index=frame.index)

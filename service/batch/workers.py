@@ -1,20 +1,25 @@
 """Scoring chunks in this process, in worker processes that die with it, or on a Dask cluster.
 
-Worker processes are started with ``spawn`` and, on Linux, ask the kernel to kill them when the
-process that started them dies (``prctl(PR_SET_PDEATHSIG, SIGKILL)``), so no worker outlives an
-interrupted run, however it was stopped (SIGINT, SIGTERM or SIGKILL). Elsewhere, each worker
-watches its parent and exits when it is gone.
+A small input (at most :data:`IN_PROCESS_ROWS` rows) is scored in this process: starting workers
+would cost more than it saves. A larger one goes to ``--jobs`` worker processes. On Linux they
+are forked by a fork server (``multiprocessing``'s ``forkserver``: a fresh process, free of
+pyarrow's threads, which do not survive ``fork``) that has loaded the model once and filled its
+per-pattern caches (:mod:`.preload`): the workers share those pages instead of each loading and
+filling its own. The fork server dies with this process and each worker with the fork server
+(``prctl(PR_SET_PDEATHSIG, SIGKILL)``), so no worker outlives an interrupted run, however it was
+stopped (SIGINT, SIGTERM or SIGKILL). Elsewhere (or from a thread other than the main one),
+workers are started with ``spawn``, load the model themselves and watch their parent.
 """
 
 from __future__ import annotations
 
 import collections
-import ctypes
+import itertools
 import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +31,8 @@ from .scoring import score_frame, score_table
 
 _WORKER: dict[str, Any] = {}
 _BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-PR_SET_PDEATHSIG = 1
+IN_PROCESS_ROWS = 100_000  # inputs up to this many rows are scored in this process (see scored_chunks)
+LOOKAHEAD_BYTES = 64 * 2**20  # at most this much input held while finding out whether the input is small
 
 
 @dataclass(frozen=True)
@@ -69,16 +75,18 @@ def needed_table(table: pa.Table, plan: Plan) -> pa.Table:
 
 
 # ------------------------------------------------------------------------------------ processes
-def _die_with_parent(parent: int) -> None:
-    """Worker initializer: die when ``parent`` dies; leave Ctrl-C to the parent."""
+def die_with_parent(main: int) -> None:
+    """Worker initializer: die when the run's process ``main`` dies; leave Ctrl-C to it.
+
+    A worker forked by the fork server (:mod:`.preload`) dies with the server, which dies with
+    ``main``; a spawned worker dies with ``main`` itself. Without ``prctl`` (not Linux), a thread
+    watches the parent and exits when it is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL("libc.so.6", use_errno=True)
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        except OSError:
-            _watch_parent(parent)
-    else:
+    server = sys.modules.get(f"{__package__}.preload")
+    parent = server.SERVER_PID if server is not None and server.SERVER_PID != os.getpid() else main
+    from .preload import set_death_signal
+
+    if not set_death_signal(parent):
         _watch_parent(parent)
     if os.getppid() != parent:  # the parent died before the line above ran
         os._exit(1)
@@ -95,25 +103,59 @@ def _watch_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def start_pool(jobs: int):
-    """A process pool of ``jobs`` spawned workers (one BLAS thread each) that die with this process."""
+def _context(priors: str | None):
+    """The multiprocessing context for workers: on Linux, from the main thread, a fork server that
+    has loaded the model once (:mod:`.preload`); else ``spawn`` (pyarrow's threads and a plain
+    ``fork`` do not mix, and ``prctl`` ties the server to the thread that starts it)."""
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
 
-    ctx = multiprocessing.get_context("spawn")  # pyarrow's threads and fork do not mix
-    saved = {v: os.environ.get(v) for v in _BLAS_THREAD_VARS}
-    os.environ.update(dict.fromkeys(_BLAS_THREAD_VARS, "1"))
+    if sys.platform.startswith("linux") and threading.current_thread() is threading.main_thread():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload([f"{__package__}.preload"])
+        return ctx, {"HIPDX_PRELOAD_PRIORS": priors or "", "HIPDX_PRELOAD_PARENT": str(os.getpid())}
+    return multiprocessing.get_context("spawn"), {}
+
+
+def _with_env(env: dict[str, str], start: Callable[[], Any]) -> Any:
+    """``start()`` with ``env`` set in this process's environment (what started processes inherit)."""
+    saved = {v: os.environ.get(v) for v in env}
+    os.environ.update(env)
     try:
-        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_die_with_parent, initargs=(os.getpid(),))
-        for _ in range(jobs):  # start the workers now, while the variables are set
-            pool.submit(int)
+        return start()
     finally:
         for var, value in saved.items():
             if value is None:
                 os.environ.pop(var, None)
             else:
                 os.environ[var] = value
-    return pool
+
+
+def prestart(priors: str | None = None) -> bool:
+    """Start the fork server now (it loads the model in the background while this process reads
+    the input), when workers will be forked from one; True if it was started or is running."""
+    ctx, env = _context(priors)
+    if ctx.get_start_method() != "forkserver":
+        return False
+    from multiprocessing import forkserver
+
+    _with_env({**env, **dict.fromkeys(_BLAS_THREAD_VARS, "1")}, forkserver.ensure_running)
+    return True
+
+
+def start_pool(jobs: int, priors: str | None = None):
+    """A process pool of ``jobs`` workers (one BLAS thread each) that die with this process;
+    ``priors``: the priors directory the fork server preloads (None: the bundled priors)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx, env = _context(priors)
+
+    def start():
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=die_with_parent, initargs=(os.getpid(),))
+        for _ in range(jobs):  # start the workers (and the fork server) now, while the variables are set
+            pool.submit(int)
+        return pool
+
+    return _with_env({**env, **dict.fromkeys(_BLAS_THREAD_VARS, "1")}, start)
 
 
 def stop_pool(pool, *, kill: bool) -> None:
@@ -135,10 +177,16 @@ def stop_pool(pool, *, kill: bool) -> None:
     pool.shutdown(wait=True, cancel_futures=True)
 
 
-def scored_chunks(chunks: Iterator, plan: Plan, task: Task, jobs: int, client=None) -> Iterator[tuple[Any, pa.Table]]:
-    """(chunk, its score table) in input order: in this process when ``jobs`` is 1 or there is one
-    chunk, else on ``jobs`` worker processes (or the Dask ``client``), with at most two chunks in
-    flight per worker. ``chunks`` yields objects with ``table`` and ``errors`` (see readers.Chunk)."""
+def scored_chunks(chunks: Iterator, plan: Plan, task: Task, jobs: int, client=None, *, total: int | None = None,
+                  in_process_rows: int = IN_PROCESS_ROWS) -> Iterator[tuple[Any, pa.Table]]:
+    """(chunk, its score table) in input order. ``chunks`` yields objects with ``table`` and
+    ``errors`` (see readers.Chunk); ``total``: the input's row count when known.
+
+    Where the chunks are scored: on the Dask ``client`` when given; else in this process when
+    ``jobs`` is 1 or the input has at most ``in_process_rows`` rows (known from ``total``, or
+    found by reading ahead, holding at most :data:`LOOKAHEAD_BYTES`): starting workers costs
+    more than it saves on a small file; else on ``jobs`` worker processes (see
+    :func:`start_pool`), with at most two chunks in flight per worker."""
     from .scoring import blank_rows
 
     def prepared(chunk) -> tuple[pa.Table, list[str | None] | None]:
@@ -152,22 +200,43 @@ def scored_chunks(chunks: Iterator, plan: Plan, task: Task, jobs: int, client=No
                 errs[i] = EMPTY_ROW
         return needed_table(chunk.table, plan), errs
 
+    ahead: list = []
+    small = jobs <= 1
+    if client is None and not small:
+        if total is not None:
+            small = total <= in_process_rows
+        else:
+            rows = held = 0
+            for chunk in chunks:
+                ahead.append(chunk)
+                rows += chunk.table.num_rows
+                held += chunk.table.nbytes
+                if rows > in_process_rows or held > LOOKAHEAD_BYTES:
+                    break
+            else:
+                small = True
+    chunks = itertools.chain(ahead, chunks)
     first = next(chunks, None)
     if first is None:
         return
     second = next(chunks, None)
-    if client is None and (second is None or jobs <= 1):
-        for chunk in (first, second) if second is not None else (first,):
-            yield chunk, score_chunk(*prepared(chunk), task)
-        for chunk in chunks:
-            yield chunk, score_chunk(*prepared(chunk), task)
+    if client is None and (second is None or small):
+        from threadpoolctl import threadpool_limits
+
+        # one BLAS thread, as in the workers: the engine's products are small, and more threads
+        # spin on the other core (measured: about twice the CPU time for the same rows)
+        with threadpool_limits(limits=1, user_api="blas"):
+            for chunk in (first, second) if second is not None else (first,):
+                yield chunk, score_chunk(*prepared(chunk), task)
+            for chunk in chunks:
+                yield chunk, score_chunk(*prepared(chunk), task)
         return
     if client is not None:
         submit_to = client.submit
         workers = max(1, len(client.scheduler_info().get("workers", {})))
         pool = None
     else:
-        pool = start_pool(jobs)
+        pool = start_pool(jobs, task.priors)
         submit_to = pool.submit
         workers = jobs
     pending: collections.deque = collections.deque()

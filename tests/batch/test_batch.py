@@ -141,7 +141,7 @@ def test_empty_and_header_only_files(model, tmp_path):
 def test_worker_processes_give_the_same_file(model, sim_csv, tmp_path):
     one, two = tmp_path / "one.csv", tmp_path / "two.csv"
     score_file(Job(str(sim_csv[0]), str(one), chunk_rows=600, jobs=1, warn=lambda m: None))
-    score_file(Job(str(sim_csv[0]), str(two), chunk_rows=600, jobs=2, warn=lambda m: None))
+    score_file(Job(str(sim_csv[0]), str(two), chunk_rows=600, jobs=2, in_process_rows=0, warn=lambda m: None))
     _assert_same_output(model, one, two)
 
 

@@ -26,9 +26,17 @@ def big_csv(tmp_path_factory):
     return path
 
 
+def _default_sigint() -> None:
+    """In the child: Ctrl-C as a terminal delivers it. A test run started in the background by a
+    non-interactive shell (`make test &`, some CI runners) ignores SIGINT, and a child inherits
+    that: Python then installs no KeyboardInterrupt handler and the run would not stop."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(inp, out):
     cmd = [sys.executable, "-m", "service.score_cmd", str(inp), "-o", str(out), "--jobs", "2", "--chunk-rows", "4000"]
-    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)  # noqa: PLW1509 - a signal disposition, no locks
 
 
 def _wait_for_rows(proc, out: Path, timeout: float = 120.0) -> list[psutil.Process]:

@@ -19,7 +19,7 @@ from model.vocabulary import EvidenceError
 from service import score_cmd
 
 from .conftest import read_str, run_command
-from .survey_files import ANSWERS, MAPPING, RED_FLAG_ROWS, labelled, qualtrics_csv, qualtrics_mapping
+from .survey_files import ANSWERS, MAPPING, QUESTIONS, RED_FLAG_ROWS, labelled, qualtrics_csv, qualtrics_mapping
 
 
 def _score(inp, out, *extra):
@@ -204,6 +204,38 @@ def test_xlsx_input_and_output_keep_types(model, clean, tmp_path):
     assert json.loads((tmp_path / "o.xlsx.meta.json").read_text())["model"]["version"] == model.version
 
 
+def test_xls_biff_file_from_excel_97_2003(model, clean, tmp_path, capsys):
+    """A real .xls (BIFF8 in an OLE2 compound file, as Excel 97-2003 saves it): survey questions as
+    headers, numbers as number cells, blanks as empty cells, answers on the second sheet."""
+    import xlwt
+
+    frame = labelled()
+    numeric = {QUESTIONS["age"], QUESTIONS["weekly_training_hours"]}
+    book = xlwt.Workbook(encoding="utf-8")
+    book.add_sheet("About").write(0, 0, "Exported by the clinic's survey tool: réponses")
+    sheet = book.add_sheet("Responses")
+    sheet.write(0, 0, "Respondent")
+    for j, name in enumerate(frame.columns, start=1):
+        sheet.write(0, j, name)
+    for i, row in enumerate(frame.itertuples(index=False), start=1):
+        sheet.write(i, 0, f"r{i:02d}")
+        for j, (name, value) in enumerate(zip(frame.columns, row, strict=True), start=1):
+            if value != "":  # a blank answer is an empty cell
+                sheet.write(i, j, float(value) if name in numeric else value)
+    path = tmp_path / "survey.xls"
+    book.save(str(path))
+    assert path.read_bytes()[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE2: a BIFF file, not XML
+    mp = _write(tmp_path, "m.yaml", MAPPING)
+    assert _score(path, tmp_path / "o.parquet", "--mapping", str(mp), "--sheet", "Responses") == 0
+    res = _assert_same_as_clean(model, clean, tmp_path / "o.parquet")
+    assert res["Respondent"].tolist() == [f"r{i:02d}" for i in range(1, 13)]
+    assert set(res.loc[list(RED_FLAG_ROWS), "triage"]) <= {"urgent", "emergency"}
+    err = capsys.readouterr().err
+    assert "input: Excel" in err and "12 rows read, 12 scored, 0 with errors" in err
+    assert _score(path, tmp_path / "o2.parquet", "--mapping", str(mp)) == 2  # the first sheet is not the answers
+    assert "column 'How old are you (years)?' is not in the input file" in capsys.readouterr().err
+
+
 def test_spss_codes_map_by_code_or_label_and_stata(model, clean, tmp_path):
     pyreadstat = pytest.importorskip("pyreadstat")
     codes = {"female": 1, "male": 2, "present": 1, "absent": 0, "": np.nan}
@@ -369,6 +401,29 @@ def test_unlisted_missing_code_is_that_rows_error(tmp_path):
     mp.write_text("missing: [Unknown]\n" + mp.read_text())
     assert _score(tmp_path / "s.csv", tmp_path / "o.csv", "--mapping", str(mp)) == 0
     assert read_str(tmp_path / "o.csv")["error"].tolist() == ["", "", ""]
+
+
+def test_common_missing_codes_per_column_and_for_the_file(model, tmp_path):
+    """NA, N/A, -, 999 and Unknown, as survey and statistics exports write "no answer"."""
+    frame = pd.DataFrame({"Gender": ["Woman", "NA", "-", "Unknown", "Man", "999"],
+                          "Fever?": ["No", "N/A", "Yes", "-", "999", "No"],
+                          "Age": ["40", "999", "NA", "33", "-", "51"]})
+    frame.to_csv(tmp_path / "s.csv", index=False)
+    mp = _write(tmp_path, "m.yaml", """
+missing: ["999", N/A]
+columns:
+  Gender: {variable: sex, values: {Woman: female, Man: male}, missing: [NA, "-", Unknown]}
+  "Fever?": {variable: fever, values: {Yes: present, No: absent}, missing: ["-"]}
+  Age: {variable: age, missing: [NA, "-"]}
+""")
+    assert _score(tmp_path / "s.csv", tmp_path / "o.parquet", "--mapping", str(mp)) == 0
+    res = pd.read_parquet(tmp_path / "o.parquet")
+    assert len(res) == 6 and res["error"].isna().all()
+    expect = model.score(pd.DataFrame({"sex": ["female", "", "", "", "male", ""], "fever": ["absent", "", "present", "", "", "absent"],
+                                       "age": ["40", "", "", "33", "", "51"]}))
+    np.testing.assert_allclose(res[_p(model)].to_numpy(dtype=float), expect[_p(model)].to_numpy(dtype=float), rtol=0, atol=1e-12)
+    assert res["triage"].fillna("").tolist() == expect["triage"].fillna("").tolist()
+    assert res["Gender"].tolist() == frame["Gender"].tolist()  # the codes themselves are passed through
 
 
 # ----------------------------------------------------------------------------- output
