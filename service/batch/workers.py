@@ -5,7 +5,8 @@ would cost more than it saves. A larger one goes to ``--jobs`` worker processes.
 are forked by a fork server (``multiprocessing``'s ``forkserver``: a fresh process, free of
 pyarrow's threads, which do not survive ``fork``) that has loaded the model once and built its
 marginal tables of risk-factor patterns (:mod:`.preload`): the workers share those pages instead
-of each loading its own (each fills only its own bounded prior cache, at most 24 MiB). The fork server dies with this process and each worker with the fork server
+of each loading its own (each fills only its own bounded prior cache, at most 24 MiB). The fork
+server dies with this process and each worker with the fork server
 (``prctl(PR_SET_PDEATHSIG, SIGKILL)``), so no worker outlives an interrupted run, however it was
 stopped (SIGINT, SIGTERM or SIGKILL). Elsewhere (or from a thread other than the main one),
 workers are started with ``spawn``, load the model themselves and watch their parent.
