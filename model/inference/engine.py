@@ -22,7 +22,11 @@ posterior. Rows are processed in bounded chunks and identical rows are scored on
 
 from __future__ import annotations
 
+import copy
 import itertools
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,6 +57,7 @@ BLOCK_ROWS = 81  # answer-pattern combinations per block of evidence factors (4 
 PRIOR_CACHE_BYTES = 24 * 2**20  # log prior rows of risk-factor patterns kept (narrow rows where possible)
 SCRATCH_ROWS = 512  # rows whose prior rows are looked up at once (their uncached patterns go here)
 MARGINAL_CACHE_ROWS = 2048  # rows of risk-factor marginal tables kept (21 MiB used with today's 8 risk factors)
+PARALLEL_MIN_ROWS = 20_000  # distinct rows from which a call is split over threads (hipdx score's chunks are smaller)
 SMALL_TOTAL = 1e-200  # below this a row's sum of exp(shifted log weights) is redone with its own maximum
 
 
@@ -252,6 +257,23 @@ class Engine:
         factored = FactoredPath(k, cond_rf_parents, cond_cond_parents, cond_tables, self.grid, safe_log(p_grid),
                                 features) if ordered else None
         self.factored = factored if factored is not None and factored.usable else None
+        # The dense path writes per-call state (scratch prior rows, the prior cache): one call at a
+        # time per engine. A large call is split over ``threads`` independent copies of the engine
+        # (numpy releases the GIL in the products and exps), each with its own state.
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        self.threads = max(1, min(cpus, 4))
+        self._lock = threading.Lock()
+        self._copies: list[Engine] = []
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        del state["_lock"], state["_copies"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+        self._copies = []
 
     # ----------------------------------------------------------------------------------------
     @classmethod
@@ -294,7 +316,7 @@ class Engine:
 
     # ----------------------------------------------------------------------------------------
     def posterior(self, rf_codes: np.ndarray, finding_codes: np.ndarray, joint: bool = False,
-                  dedupe: bool = True, factored: bool | None = None) -> EngineResult:
+                  dedupe: bool = True, factored: bool | None = None, threads: int | None = None) -> EngineResult:
         """Exact posteriors for every row; chunked so memory stays bounded for any n.
 
         ``rf_codes`` (n, risk factors) and ``finding_codes`` (n, findings) are state codes, -1 =
@@ -304,6 +326,10 @@ class Engine:
         ``factored``: send rows with every risk factor answered through :class:`FactoredPath`;
         by default only when the network has no separable condition (with them the dense path
         measured about twice as fast on fully answered rows).
+        ``threads``: a call with at least ``PARALLEL_MIN_ROWS`` distinct rows is split over this many
+        threads (default ``self.threads``: the CPUs this process may use, at most 4), each on its own
+        copy of the engine (made once, on first use); the numbers are the same as with one thread.
+        Thread-safe: concurrent calls on one engine take turns (its scratch rows are per call).
         """
         if factored is None:
             factored = self._split is None
@@ -320,10 +346,38 @@ class Engine:
                 order = np.argsort((rf_codes + 1) @ self._pattern_radix, kind="stable")
                 inverse = np.empty(n, dtype=np.intp)
                 inverse[order] = np.arange(n)
-            res = self._posterior_rows(rf_codes[order], finding_codes[order], joint, factored)
+            res = self._posterior_parts(rf_codes[order], finding_codes[order], joint, factored, threads)
             return EngineResult(res.marginals[inverse], res.log_evidence[inverse],
                                 None if res.joint is None else res.joint[inverse])
-        return self._posterior_rows(rf_codes, finding_codes, joint, factored)
+        with self._lock:
+            return self._posterior_rows(rf_codes, finding_codes, joint, factored)
+
+    def _posterior_parts(self, rf_codes: np.ndarray, finding_codes: np.ndarray, joint: bool, factored: bool,
+                         threads: int | None) -> EngineResult:
+        """Rows (already in pattern order) in one call, or, from ``PARALLEL_MIN_ROWS`` rows, in
+        ``threads`` contiguous parts scored at once by independent copies of this engine."""
+        n = rf_codes.shape[0]
+        parts = max(1, min(int(self.threads if threads is None else threads), n // (PARALLEL_MIN_ROWS // 2) or 1))
+        if n < PARALLEL_MIN_ROWS or parts == 1:
+            with self._lock:
+                return self._posterior_rows(rf_codes, finding_codes, joint, factored)
+        with self._lock:
+            while len(self._copies) < parts - 1:
+                self._copies.append(copy.deepcopy(self))
+            engines = [self, *self._copies[:parts - 1]]
+        bounds = np.linspace(0, n, parts + 1).astype(int)
+
+        def run(i: int) -> EngineResult:
+            eng, lo, hi = engines[i], bounds[i], bounds[i + 1]
+            with eng._lock:
+                return eng._posterior_rows(rf_codes[lo:hi], finding_codes[lo:hi], joint, factored)
+
+        with ThreadPoolExecutor(max_workers=parts - 1) as pool:
+            futures = [pool.submit(run, i) for i in range(1, parts)]
+            results = [run(0), *(f.result() for f in futures)]
+        return EngineResult(np.concatenate([r.marginals for r in results]),
+                            np.concatenate([r.log_evidence for r in results]),
+                            None if not joint else np.concatenate([r.joint for r in results]))
 
     def _posterior_rows(self, rf_codes: np.ndarray, finding_codes: np.ndarray, joint: bool,
                         factored: bool) -> EngineResult:
