@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import copy
 import itertools
-import os
+import multiprocessing
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -260,8 +260,7 @@ class Engine:
         # The dense path writes per-call state (scratch prior rows, the prior cache): one call at a
         # time per engine. A large call is split over ``threads`` independent copies of the engine
         # (numpy releases the GIL in the products and exps), each with its own state.
-        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        self.threads = max(1, min(cpus, 4))
+        self.threads = max(1, min(multiprocessing.cpu_count(), 4))
         self._lock = threading.Lock()
         self._copies: list[Engine] = []
 
@@ -327,7 +326,7 @@ class Engine:
         by default only when the network has no separable condition (with them the dense path
         measured about twice as fast on fully answered rows).
         ``threads``: a call with at least ``PARALLEL_MIN_ROWS`` distinct rows is split over this many
-        threads (default ``self.threads``: the CPUs this process may use, at most 4), each on its own
+        threads (default ``self.threads``: the machine's CPUs, at most 4), each on its own
         copy of the engine (made once, on first use); the numbers are the same as with one thread.
         Thread-safe: concurrent calls on one engine take turns (its scratch rows are per call).
         """

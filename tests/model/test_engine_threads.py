@@ -16,7 +16,8 @@ from tests.model.test_engine_exact import TOL, pgmpy_posteriors
 
 @pytest.fixture()
 def engine():
-    return load_model().engine  # a fresh engine: copies and caches start empty
+    m = load_model()
+    return engine_module.Engine.from_parameters(m.priors, m.parameters)  # fresh: no copies, empty caches
 
 
 def _rows(engine, n: int, seed: int):
@@ -43,13 +44,13 @@ def test_a_call_above_the_threshold_is_split_and_equals_one_thread(engine):
     np.testing.assert_allclose(two.log_evidence, one.log_evidence, rtol=0, atol=1e-9)
 
 
-def test_parts_with_joint_and_pgmpy(monkeypatch):
+def test_parts_with_joint_and_pgmpy(engine, monkeypatch):
     m = load_model()
     monkeypatch.setattr(engine_module, "PARALLEL_MIN_ROWS", 100)
-    rf, fd = _rows(m.engine, 400, seed=2)
-    split = m.engine.posterior(rf, fd, joint=True, threads=3)
-    assert len(m.engine._copies) == 2
-    one = m.engine.posterior(rf, fd, joint=True, threads=1)
+    rf, fd = _rows(engine, 400, seed=2)
+    split = engine.posterior(rf, fd, joint=True, threads=3)
+    assert len(engine._copies) == 2
+    one = engine.posterior(rf, fd, joint=True, threads=1)
     np.testing.assert_allclose(split.joint, one.joint, rtol=0, atol=1e-12)
     for i in (0, 150, 399):  # a row of each part, against pgmpy
         assert np.max(np.abs(split.marginals[i] - pgmpy_posteriors(m, _evidence(m, rf[i], fd[i])))) < TOL
@@ -58,7 +59,8 @@ def test_parts_with_joint_and_pgmpy(monkeypatch):
 def test_concurrent_calls_on_one_engine_equal_sequential_ones(engine):
     batches = [_rows(engine, 3_000, seed=10 + i) for i in range(4)]
     expected = [engine.posterior(rf, fd).marginals for rf, fd in batches]
-    fresh = load_model().engine
+    m = load_model()
+    fresh = engine_module.Engine.from_parameters(m.priors, m.parameters)
     got: list[np.ndarray | None] = [None] * len(batches)
     start = threading.Barrier(len(batches))
 
