@@ -1,4 +1,10 @@
-"""A compiled, vectorised, exact inference engine for the hipdx network shape.
+"""The batch engine: exact posteriors of many evidence rows at once, vectorised.
+
+It reads ONE parameter set (a draw) of the compiled network
+(:class:`model.inference.compiled.CompiledNetwork`: ``J[R, C]``, the evidence factors and their
+pattern weights, the condition tables) and derives from those tables only its own arrays: the
+log-likelihood rows of the factors' answer patterns, their blocks, the separable split and the
+factored path's inputs. It never reads a CPD.
 
 pgmpy's VariableElimination answers one case in milliseconds and has no batch query. The network
 has a shape that makes exact batch inference cheap: a few root risk factors (R), a handful of
@@ -64,6 +70,9 @@ SMALL_TOTAL = 1e-200  # below this a row's sum of exp(shifted log weights) is re
 
 class Engine:
     """Exact posteriors of the binary conditions for many evidence rows at once.
+
+    Build it from a compiled network: ``Engine(compiled, draw=0)`` (``HipModel`` does so with its
+    point parameters), or with :meth:`from_parameters` / :meth:`from_network` (the pgmpy reference).
 
     Evidence is passed as integer state codes in the network's own state order, ``-1`` for
     unknown: ``rf_codes`` (n, number of risk factors), ``finding_codes`` (n, number of findings).
@@ -228,6 +237,15 @@ class Engine:
         self.threads = max(1, min(multiprocessing.cpu_count(), 4))
         self._lock = threading.Lock()
         self._copies: list[Engine] = []
+
+    def __deepcopy__(self, memo: dict) -> Engine:
+        """A copy with its own per-call state (caches, scratch rows) sharing the compiled network,
+        which no engine writes."""
+        memo[id(self.compiled)] = self.compiled
+        new = object.__new__(type(self))
+        memo[id(self)] = new
+        new.__setstate__(copy.deepcopy(self.__getstate__(), memo))
+        return new
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()

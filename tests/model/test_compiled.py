@@ -163,3 +163,16 @@ def test_random_pgmpy_networks_in_any_layout_compile_to_an_engine_equal_to_pgmpy
             expected = np.array([res[c].get_value(**{c: "present"}) for c in m.conditions])
             assert np.abs(got - expected).max() < TOL
             assert np.abs(got - m.engine.posterior(*_codes(m.engine, ev)).marginals[0]).max() < TOL
+
+
+def test_engine_copies_share_the_compiled_network_and_give_the_same_numbers(model):
+    """The thread copies of an engine keep their own caches but read the one compiled network."""
+    import copy
+
+    engine = Engine(model.compiled)
+    twin = copy.deepcopy(engine)
+    assert twin.compiled is engine.compiled and twin._weights is not engine._weights
+    rng = np.random.default_rng(3)
+    rf = np.where(rng.random((50, len(engine.rf_cards))) < 0.5, rng.integers(0, 2, (50, len(engine.rf_cards))), -1)
+    fd = np.where(rng.random((50, len(engine.finding_ids))) < 0.4, rng.integers(0, 2, (50, len(engine.finding_ids))), -1)
+    assert np.array_equal(twin.posterior(rf, fd).marginals, model.engine.posterior(rf, fd).marginals)
