@@ -89,7 +89,7 @@ class Engine:
         if not -compiled.draws <= draw < compiled.draws:
             raise IndexError(f"draw {draw} out of range: the compiled network has {compiled.draws} draw(s)")
         self.compiled = compiled
-        self.draw = draw
+        self.draw = draw = draw % compiled.draws
         self.chunk_rows = chunk_rows
         self.factored_chunk_rows = factored_chunk_rows
         self.factored_min_rows = factored_min_rows
@@ -119,7 +119,7 @@ class Engine:
 
         # Evidence factors (a dependent group of findings is one factor over its answer patterns):
         # the compiled ones, at this draw.
-        self.factors = [f if compiled.draws == 1 else dataclasses.replace(f, table=f.table[draw:draw + 1 or None])
+        self.factors = [f if compiled.draws == 1 else dataclasses.replace(f, table=f.table[draw:draw + 1])
                         for f in compiled.factors]
         self.factor_of = compiled.factor_of
         pattern_weight = compiled.pattern_weight
