@@ -16,6 +16,7 @@ import pandas as pd
 
 from .diagnosis import API_DECIMALS, ConditionResult, Diagnosis, Screening
 from .inference.case_variants import VariantResult
+from .inference.compiled import CompiledNetwork
 from .inference.engine import Engine, EngineResult
 from .parameters import Parameters, build_parameters
 from .population import Population
@@ -34,7 +35,8 @@ class HipModel:
     def __init__(self, priors: Priors) -> None:
         self.priors = priors
         self.parameters: Parameters = build_parameters(priors)
-        self.engine = Engine.from_parameters(priors, self.parameters)
+        self.compiled = CompiledNetwork.from_parameters(priors, self.parameters)  # the network's one compiled form
+        self.engine = Engine(self.compiled)
         self.vocabulary = Vocabulary(priors)
         self.triage_rules = TriageRules(priors)
         self.population = Population(priors, next((f for f, v in self.vocabulary.aliases.items() if v == "age_band"), None))

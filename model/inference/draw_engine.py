@@ -35,7 +35,7 @@ class DrawEngine:
 
     def __init__(self, priors: Priors, params: Parameters, dtype: type = np.float64) -> None:
         self.priors = priors
-        self.network = net = DrawNetwork(priors, params)
+        self.network = net = DrawNetwork.from_parameters(priors, params)
         self.draws = net.draws
         self.conditions = net.conditions
         self.dtype = dtype

@@ -1,4 +1,10 @@
-"""A compiled, vectorised, exact inference engine for the hipdx network shape.
+"""The batch engine: exact posteriors of many evidence rows at once, vectorised.
+
+It reads ONE parameter set (a draw) of the compiled network
+(:class:`model.inference.compiled.CompiledNetwork`: ``J[R, C]``, the evidence factors and their
+pattern weights, the condition tables) and derives from those tables only its own arrays: the
+log-likelihood rows of the factors' answer patterns, their blocks, the separable split and the
+factored path's inputs. It never reads a CPD.
 
 pgmpy's VariableElimination answers one case in milliseconds and has no batch query. The network
 has a shape that makes exact batch inference cheap: a few root risk factors (R), a handful of
@@ -23,6 +29,7 @@ posterior. Rows are processed in bounded chunks and identical rows are scored on
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 import multiprocessing
 import threading
@@ -32,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from .compiled import compile_factors
+from .compiled import CompiledNetwork
 from .engine_math import NEG, ZERO_EVIDENCE, safe_log
 from .factored import FactoredPath
 from .separable import SeparableSplit
@@ -64,89 +71,61 @@ SMALL_TOTAL = 1e-200  # below this a row's sum of exp(shifted log weights) is re
 class Engine:
     """Exact posteriors of the binary conditions for many evidence rows at once.
 
+    Build it from a compiled network: ``Engine(compiled, draw=0)`` (``HipModel`` does so with its
+    point parameters), or with :meth:`from_parameters` / :meth:`from_network` (the pgmpy reference).
+
     Evidence is passed as integer state codes in the network's own state order, ``-1`` for
     unknown: ``rf_codes`` (n, number of risk factors), ``finding_codes`` (n, number of findings).
     """
 
-    def __init__(
-        self,
-        risk_factors: list[tuple[str, list[str], np.ndarray]],
-        conditions: list[tuple[str, list[str], np.ndarray]],
-        findings: list[tuple[str, list[str], list[str], np.ndarray]],
-        chunk_rows: int = 512,
-        factored_chunk_rows: int = 16384,
-        factored_min_rows: int = 16,
-    ) -> None:
-        """Compile from CPD tables.
+    def __init__(self, compiled: CompiledNetwork, draw: int = 0, chunk_rows: int = 512,
+                 factored_chunk_rows: int = 16384, factored_min_rows: int = 16) -> None:
+        """The engine of one parameter set (``draw``) of a :class:`CompiledNetwork`.
 
-        - ``risk_factors``: (id, states, probabilities) for each root risk factor.
-        - ``conditions``: (id, parents, table) with ``table`` of shape (2, *parent cards): index 0
-          of the first axis is *present*; parents are risk factors or other conditions (a
-          condition parent's axis has 0 = present).
-        - ``findings``: (id, states, parents, table) with table shape (n_states, *parent cards);
-          parents are conditions.
+        Every table comes from ``compiled``: ``J[R, C]`` (:meth:`CompiledNetwork.joint_grid`), the
+        evidence factors and their pattern weights, the condition tables of the factored path and
+        of the separable split. Raises ``IndexError`` if ``draw`` is not one of its draws.
         """
+        if not -compiled.draws <= draw < compiled.draws:
+            raise IndexError(f"draw {draw} out of range: the compiled network has {compiled.draws} draw(s)")
+        self.compiled = compiled
+        self.draw = draw = draw % compiled.draws
         self.chunk_rows = chunk_rows
         self.factored_chunk_rows = factored_chunk_rows
         self.factored_min_rows = factored_min_rows
-        self.risk_factor_ids = [r[0] for r in risk_factors]
-        self.risk_factor_states = [list(r[1]) for r in risk_factors]
-        self.condition_ids = [c[0] for c in conditions]
-        self.finding_ids = [f[0] for f in findings]
-        self.finding_states = [list(f[1]) for f in findings]
-        k = len(conditions)
+        self.risk_factor_ids = list(compiled.rf_ids)
+        self.risk_factor_states = [list(s) for s in compiled.rf_states]
+        self.condition_ids = list(compiled.conditions)
+        self.finding_ids = list(compiled.finding_ids)
+        self.finding_states = [list(s) for s in compiled.finding_states]
+        k = len(self.condition_ids)
         # Condition configurations: bit j of the config index set <=> condition j present.
         self.configs = ((np.arange(2**k)[:, None] >> np.arange(k)[None, :]) & 1).astype(float)  # (2^K, K)
         present_idx = 1 - self.configs.astype(np.intp)  # state index per condition (0 = present)
 
-        cards = [len(r[1]) for r in risk_factors]
-        self.rf_cards = np.array(cards, dtype=np.intp)
-        self.grid = np.array(list(itertools.product(*[range(c) for c in cards])), dtype=np.intp)  # (G, n_rf)
-        p_grid = np.ones(len(self.grid))
-        for j, (_, _, probs) in enumerate(risk_factors):
-            p_grid *= np.asarray(probs, dtype=float).reshape(-1)[self.grid[:, j]]
+        self.rf_cards = np.array(compiled.rf_cards, dtype=np.intp)
+        self.grid = compiled.risk_grid  # (G, n_rf)
+        p_grid = compiled.grid_prior(draw)
         rf_pos = {r: j for j, r in enumerate(self.risk_factor_ids)}
         cond_pos = {c: j for j, c in enumerate(self.condition_ids)}
-
-        joint = np.broadcast_to(p_grid[:, None], (len(self.grid), 2**k)).copy()  # J[R, C]
-        cond_rf_parents, cond_cond_parents, cond_tables = [], [], []
-        for j, (cid, parents, table) in enumerate(conditions):
-            cond_rf_parents.append([rf_pos[p] for p in parents if p in rf_pos])
-            cond_cond_parents.append([cond_pos[p] for p in parents if p in cond_pos])
-            cond_tables.append(np.asarray(table, dtype=float))
-            table = np.asarray(table, dtype=float)
-            index = []
-            for p in parents:
-                if p in rf_pos:
-                    index.append(self.grid[:, rf_pos[p]][:, None])
-                elif p in cond_pos and p != cid:
-                    index.append(present_idx[:, cond_pos[p]][None, :])
-                else:
-                    raise ValueError(f"condition {cid}: parent {p!r} is not a risk factor or another condition")
-            p_present = np.broadcast_to(table[(0, *index)] if index else table[0], (len(self.grid), 2**k))
-            joint *= np.where(self.configs[None, :, j] == 1, p_present, 1.0 - p_present)
+        cond_rf_parents = [[rf_pos[p] for p in compiled.condition_parents[c][0]] for c in self.condition_ids]
+        cond_cond_parents = [[cond_pos[p] for p in compiled.condition_parents[c][1]] for c in self.condition_ids]
+        cond_tables = compiled.present_tables(draw)  # P(present | risk-factor parents, condition parents)
+        joint = compiled.joint_grid(draw)  # J[R, C]
         self.joint_rc = joint  # (G, 2^K)
         self._marginal_cache: dict[int, np.ndarray] = {}
         self._narrow_marginal_cache: dict[int, np.ndarray] = {}
         self._offsets_cache: dict[int, np.ndarray] = {}
 
-        # Findings -> evidence factors (a dependent group is one factor over its answer patterns).
-        fpos = {f[0]: i for i, f in enumerate(findings)}
-        for fid, _, parents, _ in findings:
-            for p in parents:
-                if p not in cond_pos and p not in fpos:
-                    raise ValueError(f"finding {fid}: parent {p!r} is not a condition or another finding")
-        self.factors = compile_factors(
-            [f[0] for f in findings], {f[0]: list(f[2]) for f in findings},
-            {f[0]: np.asarray(f[3], dtype=float)[0][None] for f in findings})
+        # Evidence factors (a dependent group of findings is one factor over its answer patterns):
+        # the compiled ones, at this draw.
+        self.factors = [f if compiled.draws == 1 else dataclasses.replace(f, table=f.table[draw:draw + 1])
+                        for f in compiled.factors]
+        self.factor_of = compiled.factor_of
+        pattern_weight = compiled.pattern_weight
         rows, offsets, features = [], [], []
-        self.factor_of = np.zeros(len(findings), dtype=np.intp)  # finding -> its factor
-        pattern_weight = np.zeros((len(findings), len(self.factors)), dtype=np.int64)
-        for fi, factor in enumerate(self.factors):
+        for factor in self.factors:
             offsets.append(len(rows))
-            for i, m in enumerate(factor.members):
-                self.factor_of[fpos[m]] = fi
-                pattern_weight[fpos[m], fi] = 3**i
             table = factor.table[0]
             parents = [cond_pos[p] for p in factor.parents]
             index = [present_idx[:, j] for j in parents]
@@ -158,9 +137,9 @@ class Engine:
         self._pattern_weight = pattern_weight
         # The feature of each (finding, state) answered alone (its factor's other members unanswered).
         self.finding_offsets = np.array([
-            self.factor_offsets[self.factor_of[i]] + pattern_weight[i, self.factor_of[i]] - 1 for i in range(len(findings))],
+            self.factor_offsets[self.factor_of[i]] + pattern_weight[i, self.factor_of[i]] - 1 for i in range(len(self.finding_ids))],
             dtype=np.intp)
-        self.log_lik = np.array(rows)  # (S, 2^K)
+        self.log_lik = np.array(rows).reshape(-1, 2**k)  # (S, 2^K)
         self.feature_has_zero = (self.log_lik <= NEG / 2).any(axis=1)  # a state impossible in some configuration
         self.n_features = self.log_lik.shape[0]
         # Mixed-radix weights to turn a risk-factor answer pattern (with -1 = unknown) into a key.
@@ -208,7 +187,7 @@ class Engine:
         # full rows and, per chunk, the full prior rows that its full-path rows need (a narrow
         # prior row spreads over P's bits in one pass).
         separable = [c for c in SeparableSplit.separable_conditions(cond_rf_parents, cond_cond_parents)
-                     if 0 < float(np.asarray(cond_tables[c]).reshape(-1)[0]) < 1]
+                     if 0 < float(cond_tables[c].reshape(-1)[0]) < 1]
         self._split = SeparableSplit(k, separable) if separable else None
         width = 2**k if self._split is None else self._split.width + len(separable)
         self._prior_cache_rows = max(int(PRIOR_CACHE_BYTES) // (8 * width), 0)
@@ -234,14 +213,14 @@ class Engine:
             # The prior is exactly P(C_Q, r) * prod_p P(c_p) for these parentless, childless
             # conditions: pattern priors are summed over Q's configurations only (4x narrower),
             # then spread over P's bits with their constant log odds.
-            pi = np.array([float(np.asarray(cond_tables[c]).reshape(-1)[0]) for c in separable])
+            pi = np.array([float(cond_tables[c].reshape(-1)[0]) for c in separable])
             self._prior_log_odds = np.log(pi) - np.log1p(-pi)
             self._joint_q = np.ascontiguousarray(joint[:, self._split.q_columns])  # J at P = 0
         self._stored_configs = np.ascontiguousarray(self.configs[self._stored_order])
         self._slot_of: dict[int, int] = {}  # pattern key -> cache slot
         self._next_slot = 0
         # Block combination of each row: (finding code + 1) weighted per (finding, block).
-        block_weight = np.zeros((len(findings), len(self._blocks)))
+        block_weight = np.zeros((len(self.finding_ids), len(self._blocks)))
         for b, (members, strides, _) in enumerate(self._blocks):
             for f, stride in zip(members, strides, strict=True):
                 block_weight[:, b] += pattern_weight[:, f] * stride
@@ -249,20 +228,24 @@ class Engine:
         self._block_first = np.array([first for _, _, first in self._blocks], dtype=np.int64)
         # Row-major weights turning a fully answered risk-factor pattern into its grid row.
         self._grid_radix = np.concatenate([np.cumprod(self.rf_cards[::-1])[::-1][1:], [1]]).astype(np.int64)
-        # Condition tables must follow the risk-factor-first axis order the factored path assumes.
-        ordered = all(
-            [p for p in parents if p in rf_pos] + [p for p in parents if p in cond_pos] == list(parents)
-            for _, parents, _ in conditions
-        )
-        factored = FactoredPath(k, cond_rf_parents, cond_cond_parents, cond_tables, self.grid, safe_log(p_grid),
-                                features) if ordered else None
-        self.factored = factored if factored is not None and factored.usable else None
+        # The compiled condition tables have the risk-factor-first axis order the factored path reads.
+        factored = FactoredPath(k, cond_rf_parents, cond_cond_parents, cond_tables, self.grid, safe_log(p_grid), features)
+        self.factored = factored if factored.usable else None
         # The dense path writes per-call state (scratch prior rows, the prior cache): one call at a
         # time per engine. A large call is split over ``threads`` independent copies of the engine
         # (numpy releases the GIL in the products and exps), each with its own state.
         self.threads = max(1, min(multiprocessing.cpu_count(), 4))
         self._lock = threading.Lock()
         self._copies: list[Engine] = []
+
+    def __deepcopy__(self, memo: dict) -> Engine:
+        """A copy with its own per-call state (caches, scratch rows) sharing the compiled network,
+        which no engine writes."""
+        memo[id(self.compiled)] = self.compiled
+        new = object.__new__(type(self))
+        memo[id(self)] = new
+        new.__setstate__(copy.deepcopy(self.__getstate__(), memo))
+        return new
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -277,41 +260,19 @@ class Engine:
     # ----------------------------------------------------------------------------------------
     @classmethod
     def from_parameters(cls, priors, params, chunk_rows: int = 512) -> Engine:
-        """Compile from the CPD arrays that ``model.network`` is built from (draw 0), without
-        importing pgmpy: batch and HTTP workers need the engine, not the reference network.
-        ``from_network`` on the built network gives the same tables (tested)."""
-        rfs = [(rid, list(rf.states), params.risk_factor_probs[rid][0]) for rid, rf in priors.risk_factors.items()]
-        conds = []
-        for cid in priors.conditions:
-            rf_par, c_par = params.condition_parents[cid]
-            on = params.condition_tables[cid][0]
-            conds.append((cid, [*rf_par, *c_par], np.stack([on, 1.0 - on])))
-        finds = []
-        for fid, fd in priors.findings.items():
-            on = params.finding_tables[fid][0]
-            finds.append((fid, list(fd.states), list(params.finding_parents[fid]), np.stack([on, 1.0 - on])))
-        return cls(rfs, conds, finds, chunk_rows=chunk_rows)
+        """The engine of draw 0 of :class:`model.parameters.Parameters`, compiled through
+        :meth:`CompiledNetwork.from_parameters` (no pgmpy import: batch and HTTP workers need the
+        engine, not the reference network). ``from_network`` on the built network gives the same
+        tables (tested)."""
+        return cls(CompiledNetwork.from_parameters(priors, params), chunk_rows=chunk_rows)
 
     @classmethod
     def from_network(cls, network, risk_factor_ids, condition_ids, finding_ids, chunk_rows: int = 512) -> Engine:
-        """Compile a pgmpy ``DiscreteBayesianNetwork`` of the three-layer shape.
-
-        Conditions must be binary with states ``present``/``absent``; their CPDs are read with
-        pgmpy's own state names, so the engine answers exactly what the network says.
+        """The engine of a pgmpy ``DiscreteBayesianNetwork`` of the three-layer shape, its CPDs
+        read by :meth:`CompiledNetwork.from_pgmpy` (pgmpy's own state names; conditions binary
+        with states ``present``/``absent``), so the engine answers exactly what the network says.
         """
-        rfs, conds, finds = [], [], []
-        for rid in risk_factor_ids:
-            cpd = network.get_cpds(rid)
-            rfs.append((rid, list(cpd.state_names[rid]), cpd.get_values().reshape(-1)))
-        for cid in condition_ids:
-            cpd = network.get_cpds(cid)
-            names = list(cpd.state_names[cid])
-            table = _reorder_states(cpd, ["present", "absent"] if set(names) == {"present", "absent"} else names)
-            conds.append((cid, list(cpd.variables[1:]), table))
-        for fid in finding_ids:
-            cpd = network.get_cpds(fid)
-            finds.append((fid, list(cpd.state_names[fid]), list(cpd.variables[1:]), _reorder_states(cpd, None)))
-        return cls(rfs, conds, finds, chunk_rows=chunk_rows)
+        return cls(CompiledNetwork.from_pgmpy(network, risk_factor_ids, condition_ids, finding_ids), chunk_rows=chunk_rows)
 
     # ----------------------------------------------------------------------------------------
     def posterior(self, rf_codes: np.ndarray, finding_codes: np.ndarray, joint: bool = False,
@@ -687,15 +648,3 @@ def _normalise_rows(log_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     top = np.where(top > NEG / 2, top, 0.0)
     return log_rows - top[:, None], top
 
-
-def _reorder_states(cpd, order: list[str] | None) -> np.ndarray:
-    """The CPD's values as (n_states, *parent cards), with ``var``'s states in ``order`` and each
-    condition parent's states as present, absent."""
-    values = cpd.get_values().reshape([cpd.cardinality[0], *cpd.cardinality[1:]])
-    names = cpd.state_names
-    index = []
-    for axis, v in enumerate(cpd.variables):
-        current = list(names[v])
-        wanted = order if (axis == 0 and order) else (["present", "absent"] if set(current) == {"present", "absent"} and axis > 0 else current)
-        index.append([current.index(s) for s in wanted])
-    return values[np.ix_(*index)]

@@ -25,7 +25,8 @@ class FactoredPath:
                  features: list[tuple[list[int], np.ndarray]]) -> None:
         """
         - ``cond_rf_parents[c]`` / ``cond_cond_parents[c]``: parent indices (risk factors / conditions)
-          in the axis order of ``cond_tables[c]`` (shape (2, *cards), index 0 = present).
+          in the axis order of ``cond_tables[c]``, P(c present | parents) of shape (*cards) (a
+          condition parent's axis: index 0 = present), as ``CompiledNetwork.present_tables`` gives.
         - ``grid``: (G, n_rf) every risk-factor configuration; ``log_p_grid``: (G,) log P(config).
         - ``features``: per (finding, state) feature, (condition parents, table of P(state | parents)
           over parent configurations with parent axis index 0 = present).
@@ -40,7 +41,7 @@ class FactoredPath:
             npar = len(cond_cond_parents[c])
             cfg_bits = (np.arange(2**npar)[:, None] >> np.arange(npar)[None, :]) & 1
             index = [grid[:, j][:, None] for j in cond_rf_parents[c]] + [(1 - cfg_bits[:, i])[None, :] for i in range(npar)]
-            self.p1.append(np.broadcast_to(table[(0, *index)] if index else table[0], (g, 2**npar)).copy())
+            self.p1.append(np.broadcast_to(table[tuple(index)] if index else table, (g, 2**npar)).copy())
         self.log_p1 = [safe_log(t) for t in self.p1]
         self.log_p0 = [safe_log(1.0 - t) for t in self.p1]
         # Column 0 (all condition parents absent) of every condition, side by side: (G, K).

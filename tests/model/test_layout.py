@@ -176,3 +176,88 @@ def test_priors_is_the_bottom_layer():
             assert all(t.startswith("model.priors") for t in targets), (m, targets)
         if m in ("model.parameters", "model.network"):
             assert all(t.startswith("model.priors") or t == "model.parameters" for t in targets), (m, targets)
+
+
+# ---------------------------------------------------------------- one compiled network
+# The network's shape is compiled in ONE module (DESIGN.md section 2): only it turns CPDs into the
+# tables the exact algorithms read. Names that build those tables from CPDs, and where they may appear.
+COMPILED = "model.inference.compiled"
+COMPILE_STEPS = {"compile_factors", "factors_from_parameters", "CompiledNetwork", "joint_grid", "risk_grid"}
+# Reading a pgmpy CPD (the reference network's tables) to compile it.
+CPD_READERS = {"get_cpds", "get_values", "cardinality"}
+# The CPD arrays of model.parameters.Parameters, read by the modules that own them (the pgmpy reference,
+# the simulator, the parameter space of learning) and the compile step, never by another inference module.
+PARAMETER_TABLES = {"risk_factor_probs", "finding_tables", "finding_parents", "finding_inhibitors", "finding_against"}
+# Modules of model/inference that may name a compile step: the compiled network itself, the alias
+# module, and the two that construct it (the batch engine from one draw, the per-draw engine).
+MAY_CONSTRUCT = {COMPILED, "model.inference.draw_network", "model.inference.engine", "model.inference.draw_engine"}
+
+
+def _names(source: str) -> set[str]:
+    """Every identifier, attribute and imported name a module's source uses."""
+    tree = ast.parse(source)
+    out = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    out |= {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    out |= {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
+    out |= {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.ClassDef)}
+    return out
+
+
+def _called(source: str) -> set[str]:
+    """Names of the functions and methods a module's source calls."""
+    tree = ast.parse(source)
+    calls = [n.func for n in ast.walk(tree) if isinstance(n, ast.Call)]
+    return {f.id for f in calls if isinstance(f, ast.Name)} | {f.attr for f in calls if isinstance(f, ast.Attribute)}
+
+
+def _compile_violations(name: str, source: str) -> list[str]:
+    """Why module ``name`` (with ``source``) breaks "the network is compiled in one place"."""
+    if name == COMPILED:
+        return []
+    found = []
+    used, called = _names(source), _called(source)
+    if name.startswith("model."):
+        if called & {"compile_factors", "factors_from_parameters"}:
+            found.append(f"{name} calls {sorted(called & {'compile_factors', 'factors_from_parameters'})}")
+        if called & CPD_READERS and name != "model.network":
+            found.append(f"{name} reads pgmpy CPDs ({sorted(called & CPD_READERS)})")
+    if name.startswith("model.inference."):
+        if used & PARAMETER_TABLES:
+            found.append(f"{name} reads the Parameters' CPD arrays {sorted(used & PARAMETER_TABLES)}")
+        if name not in MAY_CONSTRUCT and used & COMPILE_STEPS:
+            found.append(f"{name} compiles tables itself ({sorted(used & COMPILE_STEPS)})")
+    if name == "model.inference.engine":
+        # The batch engine reads the compiled network: no factor compilation, no CPD tuples, no J
+        # built from condition tables here (it asks the compiled network for J[R, C]).
+        for bad in ("compile_factors", "condition_tables", "finding_tables", "get_cpds"):
+            if bad in used:
+                found.append(f"{name} uses {bad}")
+        if "joint_grid" not in called or "CompiledNetwork" not in used:
+            found.append(f"{name} does not build from the compiled network")
+    return found
+
+
+def test_the_network_is_compiled_in_one_place():
+    """compile_factors is called only by the compiled-network module; the engine reads J[R, C],
+    the factors and the condition tables from it; no other module of model/ reads a CPD or the
+    Parameters' CPD arrays to build an inference table."""
+    sources = {name: p.read_text(encoding="utf-8") for name, p in _modules().items()}
+    assert COMPILED in sources
+    assert "compile_factors" in _called(sources[COMPILED]) and "get_cpds" in _called(sources[COMPILED])
+    assert [v for name, src in sources.items() for v in _compile_violations(name, src)] == []
+
+
+def test_a_planted_second_compile_step_is_caught():
+    """The check above fails on a module that compiles the network's tables itself."""
+    engine = (MODEL / "inference" / "engine.py").read_text(encoding="utf-8")
+    planted = {
+        "model.inference.engine": engine + "\n\ndef _again(ids, parents, on):\n    return compile_factors(ids, parents, on)\n",
+        "model.inference.case_variants": "def prior(params):\n    return params.risk_factor_probs\n",
+        "model.reasoning.reasoner": "def tables(net, v):\n    return net.get_cpds(v).get_values()\n",
+        "model.inference.new_path": "from .compiled import compile_factors\n",
+    }
+    for name, source in planted.items():
+        assert _compile_violations(name, source), name
+    # and the real engine with the J grid built from condition tables again
+    again = engine.replace("joint = compiled.joint_grid(draw)", "joint = _grid(compiled.condition_tables)")
+    assert again != engine and _compile_violations("model.inference.engine", again)
