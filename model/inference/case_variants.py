@@ -24,7 +24,8 @@ import numpy as np
 from .engine import Engine
 from .engine_math import ZERO_EVIDENCE
 
-SLAB_ROWS = 64  # grid rows a prior may sum from the case's slab; more go through Engine.prior_rows
+MAX_LOG_DIVISION = 600.0  # |log-likelihood| bound under which dividing a row out cannot overflow or underflow
+SLAB_ROWS = 16  # grid rows a prior row may sum; a pattern with more completions reads a marginal table
 
 
 @dataclass(frozen=True)
@@ -44,37 +45,84 @@ class VariantResult:
 
 
 class MarginalTables:
-    """``J[R, C]`` summed over a set of risk factors, cached per set: read for priors whose
-    unanswered risk factors have more than ``SLAB_ROWS`` completions (one of them possibly kept),
-    so only sets with more than ``SLAB_ROWS // 4`` completions are kept: each table has fewer
-    than ``len(grid) * 4 / SLAB_ROWS`` rows of 2^K. One per engine (the reasoner keeps it); the
-    same sums as ``Engine.prior_rows``."""
+    """``J[R, C]`` summed over a set of risk factors, cached per set, and the grid-row offsets of
+    a set's completions (state combinations). A prior row whose unanswered risk factors have more
+    than ``SLAB_ROWS`` completions reads its table; one with fewer sums at most ``SLAB_ROWS``
+    consistent grid rows. Only sets with more than ``SLAB_ROWS`` completions are kept: each table
+    has fewer than ``len(grid) / SLAB_ROWS`` rows of 2^K. One per engine (the reasoner keeps it);
+    the same sums as ``Engine.prior_rows``."""
 
     def __init__(self, engine: Engine) -> None:
+        self.joint = engine.joint_rc  # (G, 2^K); grid rows in row-major order of the risk factors
+        self.log_lik_source = engine.log_lik
         self.grid = engine.joint_rc.reshape(*engine.rf_cards.tolist(), -1)
         self.cards = engine.rf_cards.tolist()
+        self.radix = [math.prod(self.cards[j + 1:]) for j in range(len(self.cards))]  # grid-row stride per risk factor
         self._tables: dict[tuple[int, ...], np.ndarray] | None = None
+        self._offsets: dict[tuple[int, ...], np.ndarray] = {}
+        # For an answer left out by division (CaseVariants.without): every feature row's
+        # likelihood and its inverse, and the configurations with a column of ones (marginals and
+        # total in one product). Used only where exact enough: no log(0) stand-in in the row, and
+        # the log-likelihoods' spread over all factors too small for exp() to underflow.
+        log_lik = engine.log_lik
+        spread = float(np.ptp(log_lik, axis=1).max()) * int(engine.factor_of.max() + 1) if log_lik.size else 0.0
+        self.divisible = ~engine.feature_has_zero & (np.abs(log_lik).max(axis=1) < MAX_LOG_DIVISION)
+        self.division_safe = spread < MAX_LOG_DIVISION
+        self._lik: np.ndarray | None = None
+        self._inverse_lik: np.ndarray | None = None
+        self.configs_and_one = np.concatenate([engine.configs, np.ones((engine.configs.shape[0], 1))], axis=1)
+
+    def likelihoods(self) -> tuple[np.ndarray, np.ndarray]:
+        """(exp(log_lik), exp(-log_lik)), each (features, 2^K); made on first use (2 x 2.4 MB
+        here). Rows that are not ``divisible`` are never read."""
+        if self._lik is None:
+            safe = np.where(self.divisible[:, None], self.log_lik_source, 0.0)
+            self._lik, self._inverse_lik = np.exp(safe), np.exp(-safe)
+        return self._lik, self._inverse_lik
 
     def _build(self) -> dict[tuple[int, ...], np.ndarray]:
-        """Every table with more than ``SLAB_ROWS // 4`` completions, made on first use (all at
-        once: about 0.1 s and 20 MB for this network), so no case pays for a missing one later."""
+        """Every table with more than ``SLAB_ROWS`` completions, made on first use (all at once:
+        about 0.1 s and 22 MB for this network), so no case pays for a missing one later."""
         tables = {}
         for size in range(1, len(self.cards) + 1):
             for free in itertools.combinations(range(len(self.cards)), size):
-                if math.prod(self.cards[j] for j in free) > SLAB_ROWS // 4:
+                if math.prod(self.cards[j] for j in free) > SLAB_ROWS:
                     tables[free] = self.grid.sum(axis=free)
         return tables
+
+    def table(self, free: tuple[int, ...]) -> np.ndarray | None:
+        """``J`` summed over the risk factors ``free`` (sorted), shape (cards of the others, 2^K);
+        None when ``free`` has at most ``SLAB_ROWS`` completions (sum grid rows instead)."""
+        if self._tables is None:
+            self._tables = self._build()
+        return self._tables.get(free)
+
+    def completions(self, free: tuple[int, ...]) -> np.ndarray:
+        """(completions,) grid-row offsets of every state combination of the risk factors
+        ``free`` (row-major); cached per set (at most 2^n_rf sets)."""
+        hit = self._offsets.get(free)
+        if hit is None:
+            hit = np.zeros(1, dtype=np.intp)
+            for j in free:
+                hit = (hit[:, None] + np.arange(self.cards[j]) * self.radix[j]).reshape(-1)
+            self._offsets[free] = hit
+        return hit
 
     def row(self, rf_codes: np.ndarray, keep: int | None = None) -> np.ndarray:
         """(2^K,) P(C, answered risk factors) for codes with -1 = unanswered; with ``keep`` (an
         unanswered risk factor), (its states, 2^K): that one is not summed."""
-        if self._tables is None:
-            self._tables = self._build()
-        free = tuple(j for j, c in enumerate(rf_codes.tolist()) if c < 0 and j != keep)
-        table = self._tables.get(free)
-        if table is None:  # few completions (not asked for by CaseVariants): sum them here
-            table = self.grid.sum(axis=free) if free else self.grid
-        return table[tuple(int(c) if c >= 0 else slice(None) for j, c in enumerate(rf_codes.tolist()) if j not in free)]
+        codes = [int(c) for c in np.asarray(rf_codes).reshape(-1)]
+        free = tuple(j for j, c in enumerate(codes) if c < 0 and j != keep)
+        table = self.table(free)
+        if table is not None:
+            return table[tuple(c if j != keep else slice(None) for j, c in enumerate(codes) if j not in free)]
+        base = sum(c * self.radix[j] for j, c in enumerate(codes) if j not in free and j != keep)
+        offsets = self.completions(free)
+        if keep is None:
+            return self.joint[base + offsets].sum(axis=0)
+        steps = np.arange(self.cards[keep]) * self.radix[keep]
+        return self.joint[(base + steps[:, None] + offsets[None, :]).reshape(-1)].reshape(
+            len(steps), len(offsets), -1).sum(axis=1)
 
 
 class CaseVariants:
@@ -89,52 +137,69 @@ class CaseVariants:
         self.finding_codes = np.asarray(finding_codes, dtype=np.int64).reshape(-1)
         self.feature_of = engine.feature_index(self.finding_codes[None, :])[0]  # per factor, -1 = unanswered
         # answered evidence factor -> its feature (a dependent group of findings is one factor)
-        self.features = {int(fi): int(x) for fi, x in enumerate(self.feature_of.tolist()) if x >= 0}
-        rows = engine.log_lik[list(self.features.values())]
+        answered_factors = np.flatnonzero(self.feature_of >= 0)
+        self._feature_rows = self.feature_of[answered_factors]
+        self.features = dict(zip(answered_factors.tolist(), self._feature_rows.tolist(), strict=True))
+        rows = engine.log_lik[self._feature_rows]
         self.log_lik = rows.sum(axis=0) if len(rows) else np.zeros(engine.log_lik.shape[1])
         self._top = float(self.log_lik.max())
         self._exp_lik = np.exp(self.log_lik - self._top)  # (2^K,) shared by every risk-factor variant
-        cards = engine.rf_cards
-        self._free = np.flatnonzero(self.rf_codes < 0).tolist()
-        self._completions = int(np.prod(cards[self._free])) if self._free else 1
-        self._grid = engine.joint_rc.reshape(*cards.tolist(), -1)
-        self._slab = None
-        if self._completions <= SLAB_ROWS:  # (*cards of the unanswered, 2^K): the grid rows the answers select
-            self._slab = self._grid[tuple(int(c) if c >= 0 else slice(None) for c in self.rf_codes.tolist())]
-            self.prior = self._slab.reshape(-1, self._slab.shape[-1]).sum(axis=0)
-        else:
-            self.prior = self.tables.row(self.rf_codes)
+        self._codes = self.rf_codes.tolist()
+        self._free = tuple(j for j, c in enumerate(self._codes) if c < 0)
+        cards = self.tables.cards
+        self._completions = math.prod(cards[j] for j in self._free)
+        self.prior = self.tables.row(self.rf_codes)
         self._set: dict[int, np.ndarray] | None = None
         self._left_out: dict[int, np.ndarray] = {}
         self._base: VariantResult | None = None
 
     def _variant_rows(self) -> None:
         """P(C, answered risk factors) for the case with each answered risk factor left out
-        (``_left_out``), and with each unanswered one in each of its states (``_set``): once."""
+        (``_left_out``), and with each unanswered one in each of its states (``_set``): once.
+        A row with more than ``SLAB_ROWS`` completions is a table row; the others are sums of
+        grid rows: those of the unanswered set (the slab, read once) for ``_set``, and the case's
+        prior plus the rows of the other states for ``_left_out``."""
         if self._set is not None:
             return
-        engine, rf = self.engine, self.rf_codes
-        cards = engine.rf_cards
-        answered = np.flatnonzero(rf >= 0).tolist()
-        free, completions, grid = self._free, self._completions, self._grid
+        t, codes, free = self.tables, self._codes, self._free
+        cards, radix = t.cards, t.radix
         self._set = {}
-        index = [int(c) if c >= 0 else slice(None) for c in rf.tolist()]
-        if self._slab is not None:
-            for i, j in enumerate(free):
-                self._set[j] = self._slab.sum(axis=tuple(a for a in range(len(free)) if a != i))
-        else:
-            for j in free:
-                self._set[j] = self.tables.row(rf, keep=j)
-        for j in answered:
-            if completions * cards[j] <= SLAB_ROWS:
-                index[j] = slice(None)
-                wider = grid[tuple(index)]
-                index[j] = int(rf[j])
-                self._left_out[j] = wider.reshape(-1, wider.shape[-1]).sum(axis=0)
+        from_slab = []
+        for j in free:
+            if t.table(tuple(a for a in free if a != j)) is not None:
+                self._set[j] = t.row(self.rf_codes, keep=j)
             else:
-                pattern = rf.copy()
+                from_slab.append(j)
+        base = sum(c * radix[j] for j, c in enumerate(codes) if c >= 0)
+        if from_slab:  # at most SLAB_ROWS * 4 rows, read once: (*cards of the unanswered, 2^K)
+            slab = t.joint[base + t.completions(free)].reshape(*[cards[j] for j in free], -1)
+            for j in from_slab:
+                i = free.index(j)
+                pre, post = math.prod(slab.shape[:i]), math.prod(slab.shape[i + 1:-1])
+                part = slab.reshape(pre, cards[j], -1).sum(axis=0) if pre > 1 else slab.reshape(cards[j], -1)
+                self._set[j] = part.reshape(cards[j], post, -1).sum(axis=1) if post > 1 else part.reshape(cards[j], -1)
+        groups: list[np.ndarray] = []  # grid rows to add to the prior, one array per (risk factor, other state)
+        owners: list[int] = []
+        for j, c in enumerate(codes):
+            if c < 0:
+                continue
+            if t.table(tuple(sorted(free + (j,)))) is not None:
+                pattern = self.rf_codes.copy()
                 pattern[j] = -1
-                self._left_out[j] = self.tables.row(pattern)
+                self._left_out[j] = t.row(pattern)
+                continue
+            offsets = base + t.completions(free)
+            for s in range(cards[j]):
+                if s != c:
+                    groups.append(offsets + (s - c) * radix[j])
+                    owners.append(j)
+            self._left_out[j] = self.prior.copy()
+        if groups:
+            starts = np.zeros(len(groups), dtype=np.intp)
+            np.cumsum([len(g) for g in groups[:-1]], out=starts[1:])
+            summed = np.add.reduceat(t.joint[np.concatenate(groups)], starts, axis=0)
+            for row, j in zip(summed, owners, strict=True):
+                self._left_out[j] += row
 
     def rf_prior(self, rf_codes: np.ndarray, keep: int | None = None) -> np.ndarray:
         """(2^K,) P(C, answered risk factors): ``J`` summed over the unanswered risk factors
@@ -150,33 +215,93 @@ class CaseVariants:
         """Rows of P(C, risk factors) times rows of exp(log-likelihood) (``None``: the case's own
         row), normalised; ``joint=False`` leaves the posterior joint out."""
         if log_lik is None:
-            top = np.array([self._top])
+            top = self._top
             weights = priors * self._exp_lik
         else:
             top = log_lik.max(axis=-1)
-            weights = priors * np.exp(log_lik - top[:, None])
+            weights = np.exp(log_lik - top[:, None])
+            weights *= priors
         total = weights.sum(axis=1)
         # zero total, or every configuration carries a log(0) stand-in (as in the engine)
-        impossible = (total <= 0) | (np.broadcast_to(top, total.shape) < ZERO_EVIDENCE)
-        safe = np.where(impossible, 1.0, total)
-        log_evidence = np.where(impossible, -np.inf, np.log(safe) + top)
-        marginals = (weights @ self.engine.configs) / safe[:, None]
-        marginals[impossible] = np.nan
+        impossible = (total <= 0) | (top < ZERO_EVIDENCE)
+        if impossible.any():
+            safe = np.where(impossible, 1.0, total)
+            log_evidence = np.where(impossible, -np.inf, np.log(safe) + top)
+        else:
+            safe = total
+            log_evidence = np.log(total) + top
+        marginals = weights @ self.engine.configs
+        marginals /= safe[:, None]
         posterior_joint = None
         if joint:
             posterior_joint = weights / safe[:, None]
-            posterior_joint[impossible] = np.nan
+        if impossible.any():
+            marginals[impossible] = np.nan
+            if posterior_joint is not None:
+                posterior_joint[impossible] = np.nan
         return VariantResult(marginals, posterior_joint, log_evidence)
 
     def base(self) -> VariantResult:
         """The case itself (one row; computed once)."""
         if self._base is None:
             self._base = self._posterior(self.prior[None, :], None)
+            self._weights = self.prior * self._exp_lik  # (2^K,) P(C, e) / exp(_top)
         return self._base
 
     def without(self, risk_factors: Sequence[int], findings: Sequence[int]) -> tuple[VariantResult, VariantResult]:
         """The case with one answer left out: one row per listed risk factor, then per finding
-        (engine indices of answered variables). Marginals only."""
+        (engine indices of answered variables). Marginals and log-evidence (no joint).
+
+        A left-out finding divides its likelihood row out of the case's weights (and multiplies
+        the row of its factor's other answers in): P(C | e without f) is proportional to
+        P(C, e) / P(f | C). Marginals and totals of every variant then come from one product
+        with the configurations, never a pass of exp() per variant. Falls back to
+        :meth:`without_by_rows` where a row has a log(0) stand-in (division is undefined there)
+        or the case is impossible."""
+        t = self.tables
+        findings = np.asarray(findings, dtype=np.intp)
+        n = len(findings)
+        engine = self.engine
+        if n:
+            factor = engine.factor_of[findings]
+            feature = self.feature_of[factor]
+            codes = np.repeat(self.finding_codes[None, :], n, axis=0)
+            codes[np.arange(n), findings] = -1
+            replacement = engine.feature_index(codes)[np.arange(n), factor]  # the factor's other answers, or -1
+            divisible = bool(t.divisible[feature].all() and t.divisible[replacement[replacement >= 0]].all())
+        else:
+            divisible = True
+        if not (divisible and t.division_safe) or self.base().impossible[0]:
+            return self.without_by_rows(risk_factors, findings)
+        self._variant_rows()
+        k = engine.configs.shape[1]
+        # rows of P(C, e) times the configurations and a column of ones: marginals and totals at once
+        weighted = self._weights[:, None] * t.configs_and_one  # (2^K, K + 1)
+        if n:
+            lik, inverse = t.likelihoods()
+            rows = inverse[feature]
+            has = np.flatnonzero(replacement >= 0)
+            if len(has):
+                rows[has] *= lik[replacement[has]]
+            sums = rows @ weighted
+        else:
+            sums = np.empty((0, k + 1))
+        if len(risk_factors):
+            priors = np.stack([self._left_out[j] for j in risk_factors])
+            rf_sums = priors @ (self._exp_lik[:, None] * t.configs_and_one)
+        else:
+            rf_sums = np.empty((0, k + 1))
+        return self._from_sums(rf_sums), self._from_sums(sums)
+
+    def _from_sums(self, sums: np.ndarray) -> VariantResult:
+        """A result from rows of (weights @ configurations, total weight), weights relative to
+        exp(``_top``) (as in :meth:`_posterior`); no row here is impossible."""
+        total = sums[:, -1]
+        return VariantResult(sums[:, :-1] / total[:, None], None, np.log(total) + self._top)
+
+    def without_by_rows(self, risk_factors: Sequence[int], findings: Sequence[int]) -> tuple[VariantResult, VariantResult]:
+        """:meth:`without` computed row by row: each variant's log-likelihood summed again and
+        exponentiated (the general path, for rows with a log(0) stand-in)."""
         self._variant_rows()
         priors = np.stack([self._left_out[j] for j in risk_factors]) if len(risk_factors) else \
             np.empty((0, self.log_lik.shape[0]))
@@ -200,6 +325,23 @@ class CaseVariants:
                 others = [r for g, r in self.features.items() if g != f] + ([int(replacement[i])] if replacement[i] >= 0 else [])
                 log_liks[i] = engine.log_lik[others].sum(axis=0) if others else 0.0
         return rf_part, self._posterior(self.prior[None, :], log_liks, joint=False)
+
+    @property
+    def top(self) -> float:
+        """The case's largest log-likelihood: weights are relative to exp(top)."""
+        return self._top
+
+    def risk_factor_weights(self, risk_factors: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """P(C, answered risk factors, e) / exp(``top``) with each listed unanswered risk factor
+        answered, one row per state (rows, 2^K), and the first row of each risk factor. The raw
+        weights of :meth:`with_risk_factors` (its totals are ``log_evidence - top``)."""
+        self._variant_rows()
+        cards = [int(self.engine.rf_cards[j]) for j in risk_factors]
+        starts = np.zeros(len(cards), dtype=np.intp)
+        np.cumsum(cards[:-1], out=starts[1:])
+        if not len(risk_factors):
+            return np.empty((0, self.log_lik.shape[0])), starts
+        return np.concatenate([self._set[j] for j in risk_factors]) * self._exp_lik, starts
 
     def with_risk_factors(self, risk_factors: Sequence[int]) -> tuple[VariantResult, list[slice]]:
         """The case with each listed unanswered risk factor answered, one row per state (all in
