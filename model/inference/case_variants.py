@@ -70,6 +70,8 @@ class MarginalTables:
         self.division_safe = spread < MAX_LOG_DIVISION
         self._lik: np.ndarray | None = None
         self._inverse_lik: np.ndarray | None = None
+        factor_of = engine.factor_of.tolist()
+        self.grouped = np.array([factor_of.count(g) > 1 for g in factor_of], dtype=bool)  # per finding: shares its factor
         self.configs_and_one = np.concatenate([engine.configs, np.ones((engine.configs.shape[0], 1))], axis=1)
 
     def likelihoods(self) -> tuple[np.ndarray, np.ndarray]:
@@ -262,36 +264,33 @@ class CaseVariants:
         findings = np.asarray(findings, dtype=np.intp)
         n = len(findings)
         engine = self.engine
-        if n:
-            factor = engine.factor_of[findings]
-            feature = self.feature_of[factor]
-            codes = np.repeat(self.finding_codes[None, :], n, axis=0)
-            codes[np.arange(n), findings] = -1
-            replacement = engine.feature_index(codes)[np.arange(n), factor]  # the factor's other answers, or -1
-            divisible = bool(t.divisible[feature].all() and t.divisible[replacement[replacement >= 0]].all())
-        else:
-            divisible = True
+        feature = self.feature_of[engine.factor_of[findings]]
+        replacement = np.full(n, -1, dtype=np.intp)  # the factor's other answers, or -1 (always, for a factor of one finding)
+        grouped = np.flatnonzero(t.grouped[findings])
+        if len(grouped):
+            codes = np.repeat(self.finding_codes[None, :], len(grouped), axis=0)
+            codes[np.arange(len(grouped)), findings[grouped]] = -1
+            replacement[grouped] = engine.feature_index(codes)[np.arange(len(grouped)), engine.factor_of[findings[grouped]]]
+        divisible = bool(t.divisible[feature].all() and t.divisible[replacement[replacement >= 0]].all())
         if not (divisible and t.division_safe) or self.base().impossible[0]:
             return self.without_by_rows(risk_factors, findings)
         self._variant_rows()
-        k = engine.configs.shape[1]
-        # rows of P(C, e) times the configurations and a column of ones: marginals and totals at once
-        weighted = self._weights[:, None] * t.configs_and_one  # (2^K, K + 1)
+        n_rf = len(risk_factors)
+        # rows of P(C, e without the answer) / exp(top): one product with the configurations (and
+        # a column of ones) gives every variant's marginals and total
+        rows = np.empty((n_rf + n, self.log_lik.shape[0]))
+        for i, j in enumerate(risk_factors):
+            rows[i] = self._left_out[j]
+        rows[:n_rf] *= self._exp_lik
         if n:
             lik, inverse = t.likelihoods()
-            rows = inverse[feature]
+            np.take(inverse, feature, axis=0, out=rows[n_rf:])
             has = np.flatnonzero(replacement >= 0)
             if len(has):
-                rows[has] *= lik[replacement[has]]
-            sums = rows @ weighted
-        else:
-            sums = np.empty((0, k + 1))
-        if len(risk_factors):
-            priors = np.stack([self._left_out[j] for j in risk_factors])
-            rf_sums = priors @ (self._exp_lik[:, None] * t.configs_and_one)
-        else:
-            rf_sums = np.empty((0, k + 1))
-        return self._from_sums(rf_sums), self._from_sums(sums)
+                rows[n_rf + has] *= lik[replacement[has]]
+            rows[n_rf:] *= self._weights
+        sums = rows @ t.configs_and_one
+        return self._from_sums(sums[:n_rf]), self._from_sums(sums[n_rf:])
 
     def _from_sums(self, sums: np.ndarray) -> VariantResult:
         """A result from rows of (weights @ configurations, total weight), weights relative to

@@ -178,10 +178,9 @@ class Reasoner:
         linked = [self._linked_sources(var, parsed[var]) for var in answered]  # per answer: (sources, links) per condition
         states = [parsed[var] for var in answered]
         out: dict[str, list[dict[str, Any]]] = {}
-        for j, cid in enumerate(m.conditions):
+        by_condition = zip(zip(*[s[0] for s in linked], strict=True), zip(*[s[1] for s in linked], strict=True), strict=True)
+        for j, (cid, (sources, links)) in enumerate(zip(m.conditions, by_condition, strict=True)):
             eff, fac, fin = effects[j], factors[j], finite[j]
-            sources = [s[0][j] for s in linked]
-            links = [s[1][j] for s in linked]
             out[cid] = [{"variable": answered[i], "state": states[i], "effect": eff[i], "likelihood_ratio": fac[i],
                          "link": links[i], "sources": sources[i]} if fin[i] else
                         {"variable": answered[i], "state": states[i], "effect": eff[i], "link": links[i], "sources": sources[i]}
