@@ -110,10 +110,10 @@ class MarginalTables:
             self._offsets[free] = hit
         return hit
 
-    def row(self, rf_codes: np.ndarray, keep: int | None = None) -> np.ndarray:
+    def row(self, rf_codes: np.ndarray | list[int], keep: int | None = None) -> np.ndarray:
         """(2^K,) P(C, answered risk factors) for codes with -1 = unanswered; with ``keep`` (an
         unanswered risk factor), (its states, 2^K): that one is not summed."""
-        codes = [int(c) for c in np.asarray(rf_codes).reshape(-1)]
+        codes = rf_codes if isinstance(rf_codes, list) else np.asarray(rf_codes).reshape(-1).tolist()
         free = tuple(j for j, c in enumerate(codes) if c < 0 and j != keep)
         table = self.table(free)
         if table is not None:
@@ -150,7 +150,7 @@ class CaseVariants:
         self._free = tuple(j for j, c in enumerate(self._codes) if c < 0)
         cards = self.tables.cards
         self._completions = math.prod(cards[j] for j in self._free)
-        self.prior = self.tables.row(self.rf_codes)
+        self.prior = self.tables.row(self._codes)
         self._set: dict[int, np.ndarray] | None = None
         self._left_out: dict[int, np.ndarray] = {}
         self._base: VariantResult | None = None
@@ -166,10 +166,15 @@ class CaseVariants:
         t, codes, free = self.tables, self._codes, self._free
         cards, radix = t.cards, t.radix
         self._set = {}
+        # every unanswered risk factor's rows in one array (free order): risk_factor_weights reads them at once
+        self._set_rows = np.empty((sum(cards[j] for j in free), self.prior.shape[0]))
         from_slab = []
+        at = 0
         for j in free:
+            self._set[j] = self._set_rows[at:at + cards[j]]
+            at += cards[j]
             if t.table(tuple(a for a in free if a != j)) is not None:
-                self._set[j] = t.row(self.rf_codes, keep=j)
+                self._set[j][:] = t.row(codes, keep=j)
             else:
                 from_slab.append(j)
         base = sum(c * radix[j] for j, c in enumerate(codes) if c >= 0)
@@ -179,7 +184,7 @@ class CaseVariants:
                 i = free.index(j)
                 pre, post = math.prod(slab.shape[:i]), math.prod(slab.shape[i + 1:-1])
                 part = slab.reshape(pre, cards[j], -1).sum(axis=0) if pre > 1 else slab.reshape(cards[j], -1)
-                self._set[j] = part.reshape(cards[j], post, -1).sum(axis=1) if post > 1 else part.reshape(cards[j], -1)
+                self._set[j][:] = part.reshape(cards[j], post, -1).sum(axis=1) if post > 1 else part.reshape(cards[j], -1)
         groups: list[np.ndarray] = []  # grid rows to add to the prior, one array per (risk factor, other state)
         owners: list[int] = []
         for j, c in enumerate(codes):
@@ -246,8 +251,14 @@ class CaseVariants:
     def base(self) -> VariantResult:
         """The case itself (one row; computed once)."""
         if self._base is None:
-            self._base = self._posterior(self.prior[None, :], None)
-            self._weights = self.prior * self._exp_lik  # (2^K,) P(C, e) / exp(_top)
+            weights = self.prior * self._exp_lik  # (2^K,) P(C, e) / exp(_top)
+            total = float(weights.sum())
+            if total <= 0 or self._top < ZERO_EVIDENCE:  # impossible: as _posterior says it
+                self._base = self._posterior(self.prior[None, :], None)
+            else:
+                self._base = VariantResult((weights @ self.engine.configs)[None, :] / total, (weights / total)[None, :],
+                                           np.array([math.log(total) + self._top]))
+            self._weights = weights
         return self._base
 
     def without(self, risk_factors: Sequence[int], findings: Sequence[int]) -> tuple[VariantResult, VariantResult]:
@@ -335,11 +346,13 @@ class CaseVariants:
         answered, one row per state (rows, 2^K), and the first row of each risk factor. The raw
         weights of :meth:`with_risk_factors` (its totals are ``log_evidence - top``)."""
         self._variant_rows()
-        cards = [int(self.engine.rf_cards[j]) for j in risk_factors]
-        starts = np.zeros(len(cards), dtype=np.intp)
-        np.cumsum(cards[:-1], out=starts[1:])
+        cards = self.tables.cards
+        starts = np.array(list(itertools.accumulate([0] + [cards[j] for j in risk_factors[:-1]])) if len(risk_factors) else [],
+                          dtype=np.intp)
         if not len(risk_factors):
             return np.empty((0, self.log_lik.shape[0])), starts
+        if list(risk_factors) == list(self._free):  # the usual call: every unanswered one, in order
+            return self._set_rows * self._exp_lik, starts
         return np.concatenate([self._set[j] for j in risk_factors]) * self._exp_lik, starts
 
     def with_risk_factors(self, risk_factors: Sequence[int]) -> tuple[VariantResult, list[slice]]:

@@ -105,7 +105,8 @@ def _entropy_terms(p: np.ndarray) -> np.ndarray:
 
 
 def _binary_entropy_bits(p: np.ndarray) -> np.ndarray:
-    return _entropy_bits(np.stack([p, 1.0 - p], axis=-1))
+    """H(p) in bits elementwise: the entropy of (p, 1 - p)."""
+    return _entropy_terms(p) + _entropy_terms(1.0 - p)
 
 
 class Reasoner:
@@ -140,11 +141,11 @@ class Reasoner:
         self._product_rows = [np.append(self._offsets[f] + np.arange(n), len(self._lik) + f)
                               for f, n in enumerate(self._n_states.tolist())]
         self._factor_of = engine.factor_of.tolist()
-        self._grouped_factors = {g for g in set(self._factor_of) if self._factor_of.count(g) > 1}
+        self._grouped_findings = [f for f, g in enumerate(self._factor_of) if self._factor_of.count(g) > 1]
         # P(F = s | C, answered members of F's evidence factor) and H(F | C, those answers), per
         # (F, the factor's answered feature): finitely many keys (at most the engine's features
         # times the findings of a factor), so the cache is bounded by the network itself.
-        self._conditioned: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._conditioned: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}  # (block, rows) per key
         self._name_rank = {v: i for i, v in enumerate(sorted(model.evidence_order))}  # ties in the ranking: by name
         self._sources: dict[tuple[str, str], tuple[list[list[dict[str, str]]], list[str]]] = {}
         self._red_flag_rules_by_variable: dict[str, list] = {}
@@ -296,11 +297,8 @@ class Reasoner:
             if asked:
                 read = np.concatenate([self._product_rows[f] for f in asked])
                 products[read] = self._lik_and_entropy[read] @ vectors
-        cond = self._case_likelihoods(variants)
-        if cond is not None:  # findings whose evidence factor has answered members
-            pending, rows, likelihoods, entropy = cond
-            products[rows] = likelihoods @ vectors
-            products[n_rows + np.asarray(pending), 0] = entropy @ vectors[:, 0]
+        for _, (block, rows) in self._conditioned_blocks(variants):  # findings whose evidence factor has answered members
+            products[rows] = block @ vectors
         state_probs = products[:n_rows, 0]
         totals = np.add.reduceat(state_probs, offsets)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -385,44 +383,46 @@ class Reasoner:
         ratio of two pattern rows. Returns None when no finding is, else (those findings, their
         (finding, state) rows, P(F = s | C, answers) for those rows (rows, 2^K), and H(F | C,
         answers) in bits for those findings (findings, 2^K))."""
-        engine = self.model.engine
-        codes = variants.finding_codes
-        base = variants.feature_of  # per factor, the case's feature (-1: none of its findings answered)
-        factor_of = self._factor_of
-        keys = [(f, int(base[factor_of[f]])) for f in np.flatnonzero(codes < 0).tolist()
-                if factor_of[f] in self._grouped_factors]
-        keys = [k for k in keys if k[1] >= 0]
-        if not keys:
+        blocks = self._conditioned_blocks(variants)
+        if not blocks:
             return None
+        pending = [f for f, _ in blocks]
+        index = np.concatenate([rows[:-1] for _, (_, rows) in blocks])
+        return (pending, index, np.concatenate([block[:-1] for _, (block, _) in blocks]),
+                np.stack([block[-1] for _, (block, _) in blocks]))
+
+    def _conditioned_blocks(self, variants: CaseVariants) -> list[tuple[int, tuple[np.ndarray, np.ndarray]]]:
+        """Per finding conditioned on the answered members of its evidence factor (see
+        :meth:`_case_likelihoods`): (finding, (block, rows)), ``block`` = its rows P(F = s | C,
+        answers) then H(F | C, answers) in bits ((states + 1, 2^K)), ``rows`` = where they go in
+        ``_lik_and_entropy`` (its (finding, state) rows, then its entropy row). Cached per
+        (finding, the factor's answered feature): finitely many keys."""
+        engine = self.model.engine
+        codes = variants.finding_codes.tolist()
+        base = variants.feature_of.tolist()  # per factor, the case's feature (-1: none of its findings answered)
+        factor_of = self._factor_of
+        keys = [(f, base[factor_of[f]]) for f in self._grouped_findings if codes[f] < 0 and base[factor_of[f]] >= 0]
+        if not keys:
+            return []
         cache = self._conditioned
         missing = [k for k in keys if k not in cache]
         if missing:
             if len(cache) + len(missing) > MAX_CONDITIONED:  # bounded (the keys are finite anyway)
                 cache.clear()
             pairs = [(f, s) for f, _ in missing for s in range(self._n_states[f])]
-            rows = np.repeat(codes[None, :], len(pairs), axis=0)
+            rows = np.repeat(variants.finding_codes[None, :], len(pairs), axis=0)
             rows[np.arange(len(pairs)), [f for f, _ in pairs]] = [s for _, s in pairs]
             factors = engine.factor_of[[f for f, _ in pairs]]
             with_f = engine.feature_index(rows)[np.arange(len(pairs)), factors]
-            cond = np.exp(engine.log_lik[with_f] - engine.log_lik[base[factors]])
+            cond = np.exp(engine.log_lik[with_f] - engine.log_lik[variants.feature_of[factors]])
             cond = np.where(cond < 1e-300, 0.0, cond)
             at = 0
             for key in missing:
-                n = int(self._n_states[key[0]])
+                f, n = key[0], int(self._n_states[key[0]])
                 block = cond[at:at + n]
-                cache[key] = (block, _entropy_terms(block).sum(axis=0))  # P(F = s | C, answers), H(F | C, answers)
+                cache[key] = (np.concatenate([block, _entropy_terms(block).sum(axis=0)[None, :]]), self._product_rows[f])
                 at += n
-        pending = [f for f, _ in keys]
-        found = [cache[k] for k in keys]
-        index = np.concatenate([self._offsets[f] + np.arange(self._n_states[f]) for f in pending])
-        return pending, index, np.concatenate([c for c, _ in found]), np.stack([h for _, h in found])
-
-    def _lik_times(self, cond: tuple | None, vector: np.ndarray) -> np.ndarray:
-        """P(F = s | C, the case's answers) @ vector, per (finding, state) row."""
-        out = self._lik @ vector
-        if cond is not None:
-            out[cond[1]] = cond[2] @ vector
-        return out
+        return [(k[0], cache[k]) for k in keys]
 
     # ------------------------------------------------------------------ sensitivity
     def sensitivity(self, evidence: Mapping[str, Any], condition: str) -> pd.DataFrame:
