@@ -54,6 +54,7 @@ class CaseModel(Protocol):
 SEVERE_LEVELS = ("emergency", "urgent")
 MAX_CONDITIONED = 4096  # cached conditioned likelihood blocks (Reasoner._case_likelihoods); this network has < 100
 LN2 = float(np.log(2.0))
+TINY = 1e-300  # below this a probability's entropy term is 0 to the precision of a double sum
 
 
 @dataclass(frozen=True)
@@ -95,11 +96,11 @@ def _percentiles(values: np.ndarray, qs: list[float]) -> np.ndarray:
 
 
 def _entropy_terms(p: np.ndarray) -> np.ndarray:
-    """-p log2 p elementwise (0 log 0 = 0; rounding below 0 counts as 0): scipy's ``entr`` / ln 2,
-    computed as -p * log2(p) where p > 0 (one pass fewer)."""
+    """-p log2 p elementwise (0 log 0 = 0; rounding below 0 counts as 0): scipy's ``entr`` / ln 2.
+    The logarithm is taken of max(p, 1e-300), so p = 0 gives 0 * log2(1e-300) = 0 (a p below
+    1e-300 gives a term below 1e-297 either way) without a masked pass."""
     p = np.maximum(p, 0.0)
-    out = np.zeros_like(p)
-    np.log2(p, out=out, where=p > 0)
+    out = np.log2(np.maximum(p, TINY))
     out *= p
     return np.negative(out, out=out)
 
@@ -328,12 +329,11 @@ class Reasoner:
             # the case, H(C | e, r) = log2 Z - sum(w log2 w) / Z, and P(c | e, r) for plausible c
             total = weights.sum(axis=1)
             possible = total > 0
-            logs = np.zeros_like(weights)
-            np.log2(weights, out=logs, where=weights > 0)
-            logs *= weights
+            logs = np.log2(np.maximum(weights, TINY))  # weights are >= 0; a zero weight adds 0 * log2(TINY) = 0
+            w_log_w = np.einsum("ij,ij->i", weights, logs)
             with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
                 rf_weight = np.where(possible, np.exp(np.log(total) + variants.top - base.log_evidence[0]), 0.0)
-                rf_entropy = np.where(possible, np.log2(total) - logs.sum(axis=1) / total, 0.0)
+                rf_entropy = np.where(possible, np.log2(total) - w_log_w / total, 0.0)
             rf_p = rf_weight / np.repeat(np.add.reduceat(rf_weight, starts), np.diff(np.append(starts, len(rf_weight))))
             eig[r_at] = h_base - np.add.reduceat(rf_p * rf_entropy, starts)
             if plausible:
