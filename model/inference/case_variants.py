@@ -138,10 +138,7 @@ class CaseVariants:
         self.rf_codes = np.asarray(rf_codes, dtype=np.int64).reshape(-1)
         self.finding_codes = np.asarray(finding_codes, dtype=np.int64).reshape(-1)
         self.feature_of = engine.feature_index(self.finding_codes[None, :])[0]  # per factor, -1 = unanswered
-        # answered evidence factor -> its feature (a dependent group of findings is one factor)
-        answered_factors = np.flatnonzero(self.feature_of >= 0)
-        self._feature_rows = self.feature_of[answered_factors]
-        self.features = dict(zip(answered_factors.tolist(), self._feature_rows.tolist(), strict=True))
+        self._feature_rows = self.feature_of[self.feature_of >= 0]
         rows = engine.log_lik[self._feature_rows]
         self.log_lik = rows.sum(axis=0) if len(rows) else np.zeros(engine.log_lik.shape[1])
         self._top = float(self.log_lik.max())
@@ -154,6 +151,12 @@ class CaseVariants:
         self._set: dict[int, np.ndarray] | None = None
         self._left_out: dict[int, np.ndarray] = {}
         self._base: VariantResult | None = None
+
+    @property
+    def features(self) -> dict[int, int]:
+        """Answered evidence factor -> its feature (a dependent group of findings is one factor)."""
+        answered = np.flatnonzero(self.feature_of >= 0)
+        return dict(zip(answered.tolist(), self.feature_of[answered].tolist(), strict=True))
 
     def _variant_rows(self) -> None:
         """P(C, answered risk factors) for the case with each answered risk factor left out
@@ -330,9 +333,10 @@ class CaseVariants:
             log_liks[:] = self.log_lik - engine.log_lik[feature]
             has = exact & (replacement >= 0)
             log_liks[has] += engine.log_lik[replacement[has]]
+            features = self.features
             for i in np.flatnonzero(~exact).tolist():  # a log(0) stand-in swamps the sum: add up the other rows
                 f = int(factor[i])
-                others = [r for g, r in self.features.items() if g != f] + ([int(replacement[i])] if replacement[i] >= 0 else [])
+                others = [r for g, r in features.items() if g != f] + ([int(replacement[i])] if replacement[i] >= 0 else [])
                 log_liks[i] = engine.log_lik[others].sum(axis=0) if others else 0.0
         return rf_part, self._posterior(self.prior[None, :], log_liks, joint=False)
 

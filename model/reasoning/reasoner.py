@@ -167,9 +167,10 @@ class Reasoner:
         finding_vars = [v for v in answered if v not in self._rf_pos]
         rf_part, finding_part = variants.without([self._rf_pos[v] for v in rf_vars],
                                                  [self._finding_index[v] for v in finding_vars])
-        row = {v: i for i, v in enumerate(rf_vars)}
-        row.update({v: len(rf_vars) + i for i, v in enumerate(finding_vars)})
-        without = np.concatenate([rf_part.marginals, finding_part.marginals])[[row[v] for v in answered]]  # (n_answers, K)
+        without = np.concatenate([rf_part.marginals, finding_part.marginals])  # (n_answers, K)
+        if rf_vars + finding_vars != answered:  # parsed evidence lists risk factors first; other mappings may not
+            row = {v: i for i, v in enumerate(rf_vars + finding_vars)}
+            without = without[[row[v] for v in answered]]
         effect = point[None, :] - without
         with np.errstate(divide="ignore", invalid="ignore"):
             factor = _odds(point)[None, :] / _odds(without)
@@ -290,7 +291,10 @@ class Reasoner:
         if plausible:
             np.multiply(joint[:, None], m.engine.configs[:, columns], out=vectors[:, 1:])
         n_rows = self._lik.shape[0]
-        asked = [self._finding_index[v] for v in candidates if v not in self._rf_pos]
+        f_at, r_at = [], []  # candidate positions of findings and of risk factors
+        for i, v in enumerate(candidates):
+            (r_at if v in self._rf_pos else f_at).append(i)
+        asked = [self._finding_index[candidates[i]] for i in f_at]
         if len(asked) * 2 > len(self._n_states):  # (finding states + findings, 1 + plausible)
             products = self._lik_and_entropy @ vectors
         else:  # few findings unanswered: read only their rows (the others are never looked at)
@@ -316,12 +320,9 @@ class Reasoner:
         # Per candidate: gain, must-not-miss bits, and the chance that it reveals a red flag.
         n = len(candidates)
         eig, mnm, reveal = np.empty(n), np.zeros(n), np.zeros(n)
-        f_at = [i for i, v in enumerate(candidates) if v not in self._rf_pos]
-        f_index = [self._finding_index[candidates[i]] for i in f_at]
-        eig[f_at] = finding_eig[f_index]
-        mnm[f_at] = finding_mnm[f_index]
+        eig[f_at] = finding_eig[asked]
+        mnm[f_at] = finding_mnm[asked]
         # Risk factors: one posterior (with its joint) per state of each unanswered one, in one call.
-        r_at = [i for i, v in enumerate(candidates) if v in self._rf_pos]
         rf_p = np.zeros(0)
         if r_at:
             weights, starts = variants.risk_factor_weights([self._rf_pos[candidates[i]] for i in r_at])
