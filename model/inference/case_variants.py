@@ -25,6 +25,7 @@ from .engine import Engine
 from .engine_math import ZERO_EVIDENCE
 
 MAX_LOG_DIVISION = 600.0  # |log-likelihood| bound under which dividing a row out cannot overflow or underflow
+ADD_ROWS = 64  # grid-row additions done one by one in place (no gathered copy); more read the slab at once
 SLAB_ROWS = 16  # grid rows a prior row may sum; a pattern with more completions reads a marginal table
 
 
@@ -60,6 +61,7 @@ class MarginalTables:
         self.radix = [math.prod(self.cards[j + 1:]) for j in range(len(self.cards))]  # grid-row stride per risk factor
         self._tables: dict[tuple[int, ...], np.ndarray] | None = None
         self._offsets: dict[tuple[int, ...], np.ndarray] = {}
+        self._states: dict[tuple[int, ...], list[tuple[int, ...]]] = {}
         # For an answer left out by division (CaseVariants.without): every feature row's
         # likelihood and its inverse, and the configurations with a column of ones (marginals and
         # total in one product). Used only where exact enough: no log(0) stand-in in the row, and
@@ -110,6 +112,21 @@ class MarginalTables:
             self._offsets[free] = hit
         return hit
 
+    def states(self, free: tuple[int, ...]) -> list[tuple[int, ...]]:
+        """Per completion of ``free`` (the order of :meth:`completions`), the state of each."""
+        hit = self._states.get(free)
+        if hit is None:
+            hit = self._states[free] = list(itertools.product(*[range(self.cards[j]) for j in free]))
+        return hit
+
+    def sum_rows(self, rows: list[int]) -> np.ndarray:
+        """(2^K,) the grid rows ``rows`` of ``J`` added one by one in place (no gathered copy)."""
+        joint = self.joint
+        out = joint[rows[0]].copy()
+        for r in rows[1:]:
+            out += joint[r]
+        return out
+
     def row(self, rf_codes: np.ndarray | list[int], keep: int | None = None) -> np.ndarray:
         """(2^K,) P(C, answered risk factors) for codes with -1 = unanswered; with ``keep`` (an
         unanswered risk factor), (its states, 2^K): that one is not summed."""
@@ -120,11 +137,11 @@ class MarginalTables:
             return table[tuple(c if j != keep else slice(None) for j, c in enumerate(codes) if j not in free)]
         base = sum(c * self.radix[j] for j, c in enumerate(codes) if j not in free and j != keep)
         offsets = self.completions(free)
+        offsets = (base + offsets).tolist()
         if keep is None:
-            return self.joint[base + offsets].sum(axis=0)
-        steps = np.arange(self.cards[keep]) * self.radix[keep]
-        return self.joint[(base + steps[:, None] + offsets[None, :]).reshape(-1)].reshape(
-            len(steps), len(offsets), -1).sum(axis=1)
+            return self.sum_rows(offsets)
+        step = self.radix[keep]
+        return np.stack([self.sum_rows([o + s * step for o in offsets]) for s in range(self.cards[keep])])
 
 
 class CaseVariants:
@@ -181,15 +198,26 @@ class CaseVariants:
             else:
                 from_slab.append(j)
         base = sum(c * radix[j] for j, c in enumerate(codes) if c >= 0)
-        if from_slab:  # at most SLAB_ROWS * 4 rows, read once: (*cards of the unanswered, 2^K)
-            slab = t.joint[base + t.completions(free)].reshape(*[cards[j] for j in free], -1)
-            for j in from_slab:
-                i = free.index(j)
-                pre, post = math.prod(slab.shape[:i]), math.prod(slab.shape[i + 1:-1])
-                part = slab.reshape(pre, cards[j], -1).sum(axis=0) if pre > 1 else slab.reshape(cards[j], -1)
-                self._set[j][:] = part.reshape(cards[j], post, -1).sum(axis=1) if post > 1 else part.reshape(cards[j], -1)
-        groups: list[np.ndarray] = []  # grid rows to add to the prior, one array per (risk factor, other state)
-        owners: list[int] = []
+        joint = t.joint
+        if from_slab:
+            offsets = (base + t.completions(free)).tolist()
+            if len(offsets) * len(from_slab) <= ADD_ROWS:  # add each grid row to its state's row in place
+                states = t.states(free)  # per completion, the state of each unanswered risk factor
+                targets = [(self._set[j], free.index(j)) for j in from_slab]
+                for rows, _ in targets:
+                    rows[:] = 0.0
+                for row, state in zip(offsets, states, strict=True):
+                    grid_row = joint[row]
+                    for rows, i in targets:
+                        rows[state[i]] += grid_row
+            else:  # at most SLAB_ROWS * 4 rows, read once: (*cards of the unanswered, 2^K)
+                slab = joint[offsets].reshape(*[cards[j] for j in free], -1)
+                for j in from_slab:
+                    i = free.index(j)
+                    pre, post = math.prod(slab.shape[:i]), math.prod(slab.shape[i + 1:-1])
+                    part = slab.reshape(pre, cards[j], -1).sum(axis=0) if pre > 1 else slab.reshape(cards[j], -1)
+                    self._set[j][:] = part.reshape(cards[j], post, -1).sum(axis=1) if post > 1 else part.reshape(cards[j], -1)
+        completions = None
         for j, c in enumerate(codes):
             if c < 0:
                 continue
@@ -198,18 +226,15 @@ class CaseVariants:
                 pattern[j] = -1
                 self._left_out[j] = t.row(pattern)
                 continue
-            offsets = base + t.completions(free)
-            for s in range(cards[j]):
-                if s != c:
-                    groups.append(offsets + (s - c) * radix[j])
-                    owners.append(j)
-            self._left_out[j] = self.prior.copy()
-        if groups:
-            starts = np.zeros(len(groups), dtype=np.intp)
-            np.cumsum([len(g) for g in groups[:-1]], out=starts[1:])
-            summed = np.add.reduceat(t.joint[np.concatenate(groups)], starts, axis=0)
-            for row, j in zip(summed, owners, strict=True):
-                self._left_out[j] += row
+            # the case's own prior plus the grid rows with this risk factor in each of its other states
+            if completions is None:
+                completions = (base + t.completions(free)).tolist()
+            row = self._left_out[j] = self.prior.copy()
+            for other in range(cards[j]):
+                if other != c:
+                    shift = (other - c) * radix[j]
+                    for offset in completions:
+                        row += joint[offset + shift]
 
     def rf_prior(self, rf_codes: np.ndarray, keep: int | None = None) -> np.ndarray:
         """(2^K,) P(C, answered risk factors): ``J`` summed over the unanswered risk factors
