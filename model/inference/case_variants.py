@@ -156,8 +156,9 @@ class CaseVariants:
         self.finding_codes = np.asarray(finding_codes, dtype=np.int64).reshape(-1)
         self.feature_of = engine.feature_index(self.finding_codes[None, :])[0]  # per factor, -1 = unanswered
         self._feature_rows = self.feature_of[self.feature_of >= 0]
-        rows = engine.log_lik[self._feature_rows]
-        self.log_lik = rows.sum(axis=0) if len(rows) else np.zeros(engine.log_lik.shape[1])
+        self.log_lik = np.zeros(engine.log_lik.shape[1])
+        for f in self._feature_rows.tolist():  # added in place, in order (as a sum over the rows would)
+            self.log_lik += engine.log_lik[f]
         self._top = float(self.log_lik.max())
         self._exp_lik = np.exp(self.log_lik - self._top)  # (2^K,) shared by every risk-factor variant
         self._codes = self.rf_codes.tolist()
