@@ -70,8 +70,7 @@ class MarginalTables:
         spread = float(np.ptp(log_lik, axis=1).max()) * int(engine.factor_of.max() + 1) if log_lik.size else 0.0
         self.divisible = ~engine.feature_has_zero & (np.abs(log_lik).max(axis=1) < MAX_LOG_DIVISION)
         self.division_safe = spread < MAX_LOG_DIVISION
-        self._lik: np.ndarray | None = None
-        self._inverse_lik: np.ndarray | None = None
+        self._liks: tuple[np.ndarray, np.ndarray] | None = None  # one attribute: set at once (threads)
         factor_of = engine.factor_of.tolist()
         self.grouped = np.array([factor_of.count(g) > 1 for g in factor_of], dtype=bool)  # per finding: shares its factor
         self.configs_and_one = np.concatenate([engine.configs, np.ones((engine.configs.shape[0], 1))], axis=1)
@@ -79,10 +78,11 @@ class MarginalTables:
     def likelihoods(self) -> tuple[np.ndarray, np.ndarray]:
         """(exp(log_lik), exp(-log_lik)), each (features, 2^K); made on first use (2 x 2.4 MB
         here). Rows that are not ``divisible`` are never read."""
-        if self._lik is None:
+        liks = self._liks
+        if liks is None:
             safe = np.where(self.divisible[:, None], self.log_lik_source, 0.0)
-            self._lik, self._inverse_lik = np.exp(safe), np.exp(-safe)
-        return self._lik, self._inverse_lik
+            liks = self._liks = (np.exp(safe), np.exp(-safe))
+        return liks
 
     def _build(self) -> dict[tuple[int, ...], np.ndarray]:
         """Every table with more than ``SLAB_ROWS`` completions, made on first use (all at once:

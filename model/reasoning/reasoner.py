@@ -406,7 +406,8 @@ class Reasoner:
         if not keys:
             return []
         cache = self._conditioned
-        missing = [k for k in keys if k not in cache]
+        got = {k: cache.get(k) for k in keys}  # read once: another thread may clear the cache meanwhile
+        missing = [k for k, v in got.items() if v is None]
         if missing:
             if len(cache) + len(missing) > MAX_CONDITIONED:  # bounded (the keys are finite anyway)
                 cache.clear()
@@ -421,9 +422,10 @@ class Reasoner:
             for key in missing:
                 f, n = key[0], int(self._n_states[key[0]])
                 block = cond[at:at + n]
-                cache[key] = (np.concatenate([block, _entropy_terms(block).sum(axis=0)[None, :]]), self._product_rows[f])
+                got[key] = cache[key] = (np.concatenate([block, _entropy_terms(block).sum(axis=0)[None, :]]),
+                                         self._product_rows[f])
                 at += n
-        return [(k[0], cache[k]) for k in keys]
+        return [(k[0], got[k]) for k in keys]
 
     # ------------------------------------------------------------------ sensitivity
     def sensitivity(self, evidence: Mapping[str, Any], condition: str) -> pd.DataFrame:

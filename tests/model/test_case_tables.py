@@ -198,3 +198,19 @@ def test_a_state_spelled_exactly_reads_as_the_general_reading_does(model):
     state = vocab.variables[numeric].states[0]
     with pytest.raises(Exception, match="number|numeric|not a"):
         vocab.read_value(numeric, state, field)  # a state name given in the numeric field is not a number
+
+
+def test_diagnoses_in_threads_equal_one_by_one(model):
+    """The reasoning's caches (marginal tables, likelihood tables, conditioned blocks, sources),
+    filled lazily, give every thread the numbers of a diagnosis made alone: a fresh model is
+    diagnosed from four threads at once and compared with the session model case by case."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from model.hipmodel import HipModel
+
+    fresh = HipModel(model.priors)
+    cases = random_evidence(model, 24, seed=21)
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda ev: fresh.diagnose(ev).to_dict(decimals=None), cases))
+    for ev, body in zip(cases, got, strict=True):
+        assert body == model.diagnose(ev).to_dict(decimals=None)
