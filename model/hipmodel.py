@@ -22,7 +22,7 @@ from .parameters import Parameters, build_parameters
 from .population import Population
 from .priors import Priors, load_priors
 from .reasoning import Reasoner
-from .reasoning.explanations import top_explanations
+from .reasoning.explanations import present_sets, top_explanations
 from .reasoning.triage import TriageRules
 from .vocabulary import EvidenceError, Variable, Vocabulary
 
@@ -46,6 +46,10 @@ class HipModel:
         self.prior_probabilities = dict(zip(self.conditions, self.engine.posterior(
             np.full((1, len(self.risk_factor_ids)), -1), np.full((1, len(self.finding_ids)), -1)).marginals[0],
             strict=True))
+        self._prior_floats = {c: float(p) for c, p in self.prior_probabilities.items()}
+        self._state_codes = {vid: {st: i for i, st in enumerate(v.states)} for vid, v in self.variables.items()}
+        self._names = {c: self.condition_name(c) for c in self.conditions}
+        self._rank = {c: i for i, c in enumerate(self.conditions)}
         self.reasoner = Reasoner(self)
 
     @cached_property
@@ -136,8 +140,9 @@ class HipModel:
 
     def codes(self, evidence: Mapping[str, str]) -> tuple[np.ndarray, np.ndarray]:
         """Engine codes (1, n_rf), (1, n_findings) for parsed evidence."""
-        rf = np.array([[self._state_index(v, evidence.get(v)) for v in self.risk_factor_ids]])
-        fd = np.array([[self._state_index(v, evidence.get(v)) for v in self.finding_ids]])
+        codes = self._state_codes
+        rf = np.array([[-1 if (s := evidence.get(v)) is None else codes[v][s] for v in self.risk_factor_ids]])
+        fd = np.array([[-1 if (s := evidence.get(v)) is None else codes[v][s] for v in self.finding_ids]])
         return rf, fd
 
     def _state_index(self, vid: str, state: str | None) -> int:
@@ -183,7 +188,12 @@ class HipModel:
 
     def _explanations(self, joint: np.ndarray) -> list[dict[str, Any]]:
         """Top joint states of the conditions (the differential), from the posterior joint."""
-        return top_explanations(joint, self.engine.configs, self.conditions)
+        present, n_present = self._present_sets
+        return top_explanations(joint, self.engine.configs, self.conditions, present=present, n_present=n_present)
+
+    @cached_property
+    def _present_sets(self) -> tuple[list[tuple[str, ...]], np.ndarray]:
+        return present_sets(self.engine.configs, self.conditions)
 
     def explanations(self, evidence: Mapping[str, Any], top: int = 5) -> list[dict[str, Any]]:
         """The ``top`` most probable sets of present conditions given ``evidence``, each with its
@@ -203,12 +213,10 @@ class HipModel:
     def _diagnosis(self, parsed: dict[str, str], posterior: dict[str, float], **reasoning: Any) -> Diagnosis:
         intervals = reasoning.get("intervals") or {}
         effects = reasoning.get("effects") or {}
-        results = [
-            ConditionResult(c, self.condition_name(c), posterior[c], float(self.prior_probabilities[c]),
-                            intervals.get(c), effects.get(c))
-            for c in self.conditions
-        ]
-        rank = {c: i for i, c in enumerate(self.conditions)}
+        names, priors = self._names, self._prior_floats
+        results = [ConditionResult(c, names[c], posterior[c], priors[c], intervals.get(c), effects.get(c))
+                   for c in self.conditions]
+        rank = self._rank
         results.sort(key=lambda r: (-r.probability, rank[r.id]))  # ties: the fixed condition order of the priors
         outside = reasoning.get("outside")
         return Diagnosis(MODEL_NAME, self.version, results, self.triage_rules.assess(parsed, posterior, outside), parsed,

@@ -88,6 +88,10 @@ class Vocabulary:
             v.numeric.field: vid for vid, v in self.variables.items() if v.numeric is not None
         }
         self._spellings: dict[str, dict[str, str]] = {vid: self._spellings_for(v) for vid, v in self.variables.items()}
+        # states given exactly as spelled (the common case): read without normalising the text
+        self._exact: dict[str, frozenset[str]] = {
+            vid: frozenset(s for s in v.states if _norm(s) not in _UNKNOWN_KEYS and self._spellings[vid].get(_norm(s)) == s)
+            for vid, v in self.variables.items()}
 
     @staticmethod
     def _spellings_for(var: Variable) -> dict[str, str]:
@@ -162,6 +166,8 @@ class Vocabulary:
     def read_value(self, vid: str, value: Any, field: str | None = None) -> str | None:
         """One answer -> a state of ``vid`` (None when the answer says 'unknown')."""
         field = field or vid
+        if type(value) is str and value in self._exact[vid] and field not in self.aliases:
+            return value  # a state exactly as spelled: what the general reading below gives it
         var = self.variables[vid]
         if is_missing(value):
             return None

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
-from scipy.special import entr
 
 from ..inference.case_variants import CaseVariants, MarginalTables
 from ..inference.draw_engine import DrawEngine
@@ -53,7 +52,9 @@ class CaseModel(Protocol):
     def infer(self, evidence_rows: list[Mapping[str, str]], joint: bool = False) -> EngineResult: ...
 
 SEVERE_LEVELS = ("emergency", "urgent")
+MAX_CONDITIONED = 4096  # cached conditioned likelihood blocks (Reasoner._case_likelihoods); this network has < 100
 LN2 = float(np.log(2.0))
+TINY = 1e-300  # below this a probability's entropy term is 0 to the precision of a double sum
 
 
 @dataclass(frozen=True)
@@ -95,12 +96,18 @@ def _percentiles(values: np.ndarray, qs: list[float]) -> np.ndarray:
 
 
 def _entropy_terms(p: np.ndarray) -> np.ndarray:
-    """-p log2 p elementwise (0 log 0 = 0; rounding below 0 counts as 0), via scipy's entr."""
-    return entr(np.maximum(p, 0.0)) / LN2
+    """-p log2 p elementwise (0 log 0 = 0; rounding below 0 counts as 0): scipy's ``entr`` / ln 2.
+    The logarithm is taken of max(p, 1e-300), so p = 0 gives 0 * log2(1e-300) = 0 (a p below
+    1e-300 gives a term below 1e-297 either way) without a masked pass."""
+    p = np.maximum(p, 0.0)
+    out = np.log2(np.maximum(p, TINY))
+    out *= p
+    return np.negative(out, out=out)
 
 
 def _binary_entropy_bits(p: np.ndarray) -> np.ndarray:
-    return _entropy_bits(np.stack([p, 1.0 - p], axis=-1))
+    """H(p) in bits elementwise: the entropy of (p, 1 - p)."""
+    return _entropy_terms(p) + _entropy_terms(1.0 - p)
 
 
 class Reasoner:
@@ -129,7 +136,19 @@ class Reasoner:
             _entropy_bits(self._lik[start:start + n].T) for start, n in zip(self._offsets, self._n_states, strict=True)])
         self._finding_index = {f: i for i, f in enumerate(engine.finding_ids)}
         self._rf_pos = {r: i for i, r in enumerate(engine.risk_factor_ids)}
-        self._sources: dict[tuple[str, str], list[list[dict[str, str]]]] = {}
+        # P(F = s | C) rows, then H(F | C) rows: one product with the case's joint gives both
+        self._lik_and_entropy = np.concatenate([self._lik, self._finding_entropy])
+        # rows of _lik_and_entropy per finding (its states, then its entropy row): a case reads only its candidates'
+        self._product_rows = [np.append(self._offsets[f] + np.arange(n), len(self._lik) + f)
+                              for f, n in enumerate(self._n_states.tolist())]
+        self._factor_of = engine.factor_of.tolist()
+        self._grouped_findings = [f for f, g in enumerate(self._factor_of) if self._factor_of.count(g) > 1]
+        # P(F = s | C, answered members of F's evidence factor) and H(F | C, those answers), per
+        # (F, the factor's answered feature): finitely many keys (at most the engine's features
+        # times the findings of a factor), so the cache is bounded by the network itself.
+        self._conditioned: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}  # (block, rows) per key
+        self._name_rank = {v: i for i, v in enumerate(sorted(model.evidence_order))}  # ties in the ranking: by name
+        self._sources: dict[tuple[str, str], tuple[list[list[dict[str, str]]], list[str]]] = {}
         self._red_flag_rules_by_variable: dict[str, list] = {}
         for rule in self.red_flag_rules:
             for var in rule.when:
@@ -148,32 +167,27 @@ class Reasoner:
         finding_vars = [v for v in answered if v not in self._rf_pos]
         rf_part, finding_part = variants.without([self._rf_pos[v] for v in rf_vars],
                                                  [self._finding_index[v] for v in finding_vars])
-        row = {v: i for i, v in enumerate(rf_vars)}
-        row.update({v: len(rf_vars) + i for i, v in enumerate(finding_vars)})
-        without = np.concatenate([rf_part.marginals, finding_part.marginals])[[row[v] for v in answered]]  # (n_answers, K)
+        without = np.concatenate([rf_part.marginals, finding_part.marginals])  # (n_answers, K)
+        if rf_vars + finding_vars != answered:  # parsed evidence lists risk factors first; other mappings may not
+            row = {v: i for i, v in enumerate(rf_vars + finding_vars)}
+            without = without[[row[v] for v in answered]]
         effect = point[None, :] - without
         with np.errstate(divide="ignore", invalid="ignore"):
             factor = _odds(point)[None, :] / _odds(without)
         # Per condition: largest absolute effect first, ties by variable name (one lexsort for all).
-        name_rank = np.argsort(np.argsort(answered))
+        name_rank = np.array([self._name_rank[v] for v in answered])
         order = np.lexsort((np.broadcast_to(name_rank, (len(m.conditions), len(answered))), -np.abs(effect.T))).tolist()
         effects, factors, finite = effect.T.tolist(), factor.T.tolist(), np.isfinite(factor).T.tolist()
-        linked = [self._linked_sources(var, parsed[var]) for var in answered]  # per answer, per condition
+        linked = [self._linked_sources(var, parsed[var]) for var in answered]  # per answer: (sources, links) per condition
         states = [parsed[var] for var in answered]
         out: dict[str, list[dict[str, Any]]] = {}
-        for j, cid in enumerate(m.conditions):
+        by_condition = zip(zip(*[s[0] for s in linked], strict=True), zip(*[s[1] for s in linked], strict=True), strict=True)
+        for j, (cid, (sources, links)) in enumerate(zip(m.conditions, by_condition, strict=True)):
             eff, fac, fin = effects[j], factors[j], finite[j]
-            items = []
-            for i in order[j]:
-                sources = linked[i][j]
-                link = "direct" if sources else "indirect"
-                if fin[i]:
-                    items.append({"variable": answered[i], "state": states[i], "effect": eff[i], "likelihood_ratio": fac[i],
-                                  "link": link, "sources": sources})
-                else:
-                    items.append({"variable": answered[i], "state": states[i], "effect": eff[i], "link": link,
-                                  "sources": sources})
-            out[cid] = items
+            out[cid] = [{"variable": answered[i], "state": states[i], "effect": eff[i], "likelihood_ratio": fac[i],
+                         "link": links[i], "sources": sources[i]} if fin[i] else
+                        {"variable": answered[i], "state": states[i], "effect": eff[i], "link": links[i], "sources": sources[i]}
+                        for i in order[j]]
         return out
 
     def variants(self, parsed: Mapping[str, str]) -> CaseVariants:
@@ -181,14 +195,17 @@ class Reasoner:
         rf, fd = self.model.codes(parsed)
         return CaseVariants(self.model.engine, rf[0], fd[0], self._tables)
 
-    def _linked_sources(self, variable: str, state: str) -> list[list[dict[str, str]]]:
+    def _linked_sources(self, variable: str, state: str) -> tuple[list[list[dict[str, str]]], list[str]]:
         """For one answer, per condition (in order), the priors that link them directly (empty
-        when only indirect). Cached: the same answers recur in every diagnosis; the lists are
-        shared between diagnoses, so treat them as read-only."""
+        when only indirect), and the link ("direct" or "indirect"). Cached: the same answers
+        recur in every diagnosis (finitely many: variables x states); the lists are shared
+        between diagnoses, so treat them as read-only."""
         key = (variable, state)
-        if key not in self._sources:
-            self._sources[key] = [self._find_sources(variable, state, c) for c in self.model.conditions]
-        return self._sources[key]
+        hit = self._sources.get(key)
+        if hit is None:
+            found = [self._find_sources(variable, state, c) for c in self.model.conditions]
+            hit = self._sources[key] = (found, ["direct" if s else "indirect" for s in found])
+        return hit
 
     def _find_sources(self, variable: str, state: str, condition: str) -> list[dict[str, str]]:
         priors = self.model.priors
@@ -255,72 +272,110 @@ class Reasoner:
         needs one posterior per state of R.
         """
         m, s = self.model, self.settings
-        engine = m.engine
         candidates = [v for v in m.evidence_order if v not in parsed]
         if not candidates:
             return [], True
         variants = variants or self.variants(parsed)
         base = variants.base()
-        joint = np.nan_to_num(base.joint[0])  # (2^K,) over condition configs, bit j <=> condition j present
+        joint = base.joint[0] if not base.impossible[0] else np.zeros(base.joint.shape[1])  # (2^K,) bit j <=> condition j present
         h_base = float(_entropy_bits(joint))
-        cpos = {c: j for j, c in enumerate(m.conditions)}
-        plausible = [c for c, t in self.must_not_miss.items() if point[cpos[c]] >= t * s.must_not_miss_plausible]
-        # Findings, all at once: P(state | e), E[H(F | C) | e] and P(c | e, state) are products with the joint.
-        offsets = self._offsets
-        cond = self._case_likelihoods(variants)
-        state_probs = self._lik_times(cond, joint)  # (n_finding_states,)
+        conditions = m.conditions
+        plausible = [c for c, t in self.must_not_miss.items() if point[conditions.index(c)] >= t * s.must_not_miss_plausible]
+        columns = [conditions.index(c) for c in plausible]
+        h_now = _binary_entropy_bits(point[columns]) if plausible else np.zeros(0)  # H(c | e) in bits
+        # Findings, all at once: P(state | e), E[H(F | C) | e] and P(c | e, state) are products with
+        # the joint (and with the joint restricted to each plausible must-not-miss condition).
+        offsets, n_states = self._offsets, self._n_states
+        vectors = np.empty((joint.shape[0], 1 + len(plausible)))
+        vectors[:, 0] = joint
+        if plausible:
+            np.multiply(joint[:, None], m.engine.configs[:, columns], out=vectors[:, 1:])
+        n_rows = self._lik.shape[0]
+        f_at, r_at = [], []  # candidate positions of findings and of risk factors
+        for i, v in enumerate(candidates):
+            (r_at if v in self._rf_pos else f_at).append(i)
+        asked = [self._finding_index[candidates[i]] for i in f_at]
+        if len(asked) * 2 > len(self._n_states):  # (finding states + findings, 1 + plausible)
+            products = self._lik_and_entropy @ vectors
+        else:  # few findings unanswered: read only their rows (the others are never looked at)
+            products = np.zeros((self._lik_and_entropy.shape[0], vectors.shape[1]))
+            if asked:
+                read = np.concatenate([self._product_rows[f] for f in asked])
+                products[read] = self._lik_and_entropy[read] @ vectors
+        for _, (block, rows) in self._conditioned_blocks(variants):  # findings whose evidence factor has answered members
+            products[rows] = block @ vectors
+        state_probs = products[:n_rows, 0]
         totals = np.add.reduceat(state_probs, offsets)
         with np.errstate(invalid="ignore", divide="ignore"):
-            state_p = np.nan_to_num(state_probs / np.repeat(totals, self._n_states))
-        expected_entropy = self._finding_entropy @ joint  # E[H(F | C) | e] per finding
-        if cond is not None:
-            expected_entropy[cond[0]] = cond[3] @ joint
-        finding_eig = np.add.reduceat(_entropy_terms(state_p), offsets) - expected_entropy
-        finding_mnm = np.zeros(len(engine.finding_ids))
-        h_now = {c: float(_binary_entropy_bits(np.array(point[cpos[c]]))) for c in plausible}  # H(c | e) in bits
-        for c in plausible:
+            state_p = state_probs / np.repeat(totals, n_states)
+        state_p[np.isnan(state_p)] = 0.0
+        finding_eig = np.add.reduceat(_entropy_terms(state_p), offsets) - products[n_rows:, 0]
+        finding_mnm = np.zeros(len(offsets))
+        if plausible:
             with np.errstate(invalid="ignore", divide="ignore"):
-                after = np.nan_to_num(self._lik_times(cond, joint * engine.configs[:, cpos[c]]) / state_probs)
-            finding_mnm += h_now[c] - np.add.reduceat(state_p * _binary_entropy_bits(after), offsets)
+                after = products[:n_rows, 1:] / state_probs[:, None]  # P(c | e, F = s) per plausible c
+            after[np.isnan(after)] = 0.0
+            for i in range(len(plausible)):
+                finding_mnm += h_now[i] - np.add.reduceat(state_p * _binary_entropy_bits(after[:, i]), offsets)
+        # Per candidate: gain, must-not-miss bits, and the chance that it reveals a red flag.
+        n = len(candidates)
+        eig, mnm, reveal = np.empty(n), np.zeros(n), np.zeros(n)
+        eig[f_at] = finding_eig[asked]
+        mnm[f_at] = finding_mnm[asked]
         # Risk factors: one posterior (with its joint) per state of each unanswered one, in one call.
-        rf_vars = [v for v in candidates if v in self._rf_pos]
-        rf_res, rf_spans = variants.with_risk_factors([self._rf_pos[v] for v in rf_vars])
-        with np.errstate(invalid="ignore", over="ignore"):
-            rf_weight = np.nan_to_num(np.exp(rf_res.log_evidence - base.log_evidence[0]))
-        rf_entropy = _entropy_bits(np.nan_to_num(rf_res.joint))  # H(C | e, r) per row
-        rf_mnm = [_binary_entropy_bits(np.nan_to_num(rf_res.marginals[:, cpos[c]])) for c in plausible]
-        rf_span = dict(zip(rf_vars, rf_spans, strict=True))
-        scored = []
-        for var in candidates:
+        rf_p = np.zeros(0)
+        if r_at:
+            weights, starts = variants.risk_factor_weights([self._rf_pos[candidates[i]] for i in r_at])
+            # per row (r = one state of one unanswered risk factor): total Z, P(r | e) relative to
+            # the case, H(C | e, r) = log2 Z - sum(w log2 w) / Z, and P(c | e, r) for plausible c
+            total = weights.sum(axis=1)
+            possible = total > 0
+            logs = np.log2(np.maximum(weights, TINY))  # weights are >= 0; a zero weight adds 0 * log2(TINY) = 0
+            w_log_w = np.einsum("ij,ij->i", weights, logs)
+            with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+                rf_weight = np.where(possible, np.exp(np.log(total) + variants.top - base.log_evidence[0]), 0.0)
+                rf_entropy = np.where(possible, np.log2(total) - w_log_w / total, 0.0)
+            rf_p = rf_weight / np.repeat(np.add.reduceat(rf_weight, starts), np.diff(np.append(starts, len(rf_weight))))
+            eig[r_at] = h_base - np.add.reduceat(rf_p * rf_entropy, starts)
+            if plausible:
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    rf_marg = (weights @ m.engine.configs[:, columns]) / total[:, None]
+                rf_marg[~possible] = 0.0
+                for i in range(len(plausible)):
+                    mnm[r_at] += h_now[i] - np.add.reduceat(rf_p * _binary_entropy_bits(rf_marg[:, i]), starts)
+            rf_start = dict(zip((candidates[i] for i in r_at), starts.tolist(), strict=True))
+        for i, var in enumerate(candidates):
+            rules = self._red_flag_rules_by_variable.get(var)
+            if not rules:
+                continue
             states = m.variables[var].states
             if var in self._rf_pos:
-                rows = rf_span[var]
-                p = rf_weight[rows] / rf_weight[rows].sum()
-                eig = h_base - float(np.dot(p, rf_entropy[rows]))
-                mnm_bits = sum(float(h_now[c] - np.dot(p, h[rows])) for c, h in zip(plausible, rf_mnm, strict=True))
+                p = rf_p[rf_start[var]:rf_start[var] + len(states)]
             else:
-                f = self._finding_index[var]
-                p = state_p[offsets[f]:offsets[f] + len(states)]
-                eig, mnm_bits = float(finding_eig[f]), float(finding_mnm[f])
-            reveal = 0.0
-            for rule in self._red_flag_rules_by_variable.get(var, ()):
+                at = offsets[self._finding_index[var]]
+                p = state_p[at:at + len(states)]
+            for rule in rules:
                 if all(parsed.get(v) == st for v, st in rule.when.items() if v != var):
-                    reveal = max(reveal, float(p[states.index(rule.when[var])]))
-            urgent = mnm_bits >= s.min_must_not_miss_bits or reveal >= s.min_red_flag_probability
-            scored.append((var, max(eig, 0.0), (1.0 + mnm_bits + reveal) if urgent else max(eig, 0.0), urgent,
-                           mnm_bits >= s.min_must_not_miss_bits, reveal >= s.min_red_flag_probability))
-        scored.sort(key=lambda q: (-q[2], q[0]))
-        should_stop = not any(q[3] for q in scored) and max(q[1] for q in scored) < s.stop_below_bits
+                    reveal[i] = max(reveal[i], float(p[states.index(rule.when[var])]))
+        gain = np.maximum(eig, 0.0)
+        must = mnm >= s.min_must_not_miss_bits
+        flag = reveal >= s.min_red_flag_probability
+        urgent = must | flag
+        priority = np.where(urgent, 1.0 + mnm + reveal, gain)
+        order = np.lexsort((np.array([self._name_rank[v] for v in candidates]), -priority))[: s.max_questions]
+        should_stop = not urgent.any() and float(gain.max()) < s.stop_below_bits
         top = []
-        for var, eig, priority, _, must_not_miss, red_flag in scored[: s.max_questions]:
-            if must_not_miss:
+        for i in order.tolist():
+            var = candidates[i]
+            if must[i]:
                 reason = "could reveal a must-not-miss condition (" + ", ".join(plausible) + ")"
-            elif red_flag:
+            elif flag[i]:
                 reason = "red-flag screening: the answer could change the triage level"
             else:
                 reason = "most informative about the conditions"
-            top.append({"variable": var, "question": m.variables[var].question, "states": list(m.variables[var].states),
-                        "expected_information_gain": eig, "priority": priority, "reason": reason})
+            variable = m.variables[var]
+            top.append({"variable": var, "question": variable.question, "states": list(variable.states),
+                        "expected_information_gain": float(gain[i]), "priority": float(priority[i]), "reason": reason})
         return top, should_stop
 
     def _case_likelihoods(self, variants: CaseVariants) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray] | None:
@@ -329,33 +384,48 @@ class Reasoner:
         ratio of two pattern rows. Returns None when no finding is, else (those findings, their
         (finding, state) rows, P(F = s | C, answers) for those rows (rows, 2^K), and H(F | C,
         answers) in bits for those findings (findings, 2^K))."""
-        engine = self.model.engine
-        codes = variants.finding_codes
-        base = variants.feature_of  # per factor, the case's feature (-1: none of its findings answered)
-        pending = [f for f in np.flatnonzero(codes < 0).tolist() if base[engine.factor_of[f]] >= 0]
-        if not pending:
+        blocks = self._conditioned_blocks(variants)
+        if not blocks:
             return None
-        pairs = [(f, s) for f in pending for s in range(self._n_states[f])]
-        rows = np.repeat(codes[None, :], len(pairs), axis=0)
-        rows[np.arange(len(pairs)), [f for f, _ in pairs]] = [s for _, s in pairs]
-        factors = engine.factor_of[[f for f, _ in pairs]]
-        with_f = engine.feature_index(rows)[np.arange(len(pairs)), factors]
-        cond = np.exp(engine.log_lik[with_f] - engine.log_lik[base[factors]])
-        cond = np.where(cond < 1e-300, 0.0, cond)
-        entropy, at = [], 0
-        for f in pending:
-            n = int(self._n_states[f])
-            entropy.append(_entropy_bits(cond[at:at + n].T))
-            at += n
-        index = [int(self._offsets[f]) + s for f, s in pairs]
-        return pending, np.array(index, dtype=np.intp), cond, np.stack(entropy)
+        pending = [f for f, _ in blocks]
+        index = np.concatenate([rows[:-1] for _, (_, rows) in blocks])
+        return (pending, index, np.concatenate([block[:-1] for _, (block, _) in blocks]),
+                np.stack([block[-1] for _, (block, _) in blocks]))
 
-    def _lik_times(self, cond: tuple | None, vector: np.ndarray) -> np.ndarray:
-        """P(F = s | C, the case's answers) @ vector, per (finding, state) row."""
-        out = self._lik @ vector
-        if cond is not None:
-            out[cond[1]] = cond[2] @ vector
-        return out
+    def _conditioned_blocks(self, variants: CaseVariants) -> list[tuple[int, tuple[np.ndarray, np.ndarray]]]:
+        """Per finding conditioned on the answered members of its evidence factor (see
+        :meth:`_case_likelihoods`): (finding, (block, rows)), ``block`` = its rows P(F = s | C,
+        answers) then H(F | C, answers) in bits ((states + 1, 2^K)), ``rows`` = where they go in
+        ``_lik_and_entropy`` (its (finding, state) rows, then its entropy row). Cached per
+        (finding, the factor's answered feature): finitely many keys."""
+        engine = self.model.engine
+        codes = variants.finding_codes.tolist()
+        base = variants.feature_of.tolist()  # per factor, the case's feature (-1: none of its findings answered)
+        factor_of = self._factor_of
+        keys = [(f, base[factor_of[f]]) for f in self._grouped_findings if codes[f] < 0 and base[factor_of[f]] >= 0]
+        if not keys:
+            return []
+        cache = self._conditioned
+        got = {k: cache.get(k) for k in keys}  # read once: another thread may clear the cache meanwhile
+        missing = [k for k, v in got.items() if v is None]
+        if missing:
+            if len(cache) + len(missing) > MAX_CONDITIONED:  # bounded (the keys are finite anyway)
+                cache.clear()
+            pairs = [(f, s) for f, _ in missing for s in range(self._n_states[f])]
+            rows = np.repeat(variants.finding_codes[None, :], len(pairs), axis=0)
+            rows[np.arange(len(pairs)), [f for f, _ in pairs]] = [s for _, s in pairs]
+            factors = engine.factor_of[[f for f, _ in pairs]]
+            with_f = engine.feature_index(rows)[np.arange(len(pairs)), factors]
+            cond = np.exp(engine.log_lik[with_f] - engine.log_lik[variants.feature_of[factors]])
+            cond = np.where(cond < 1e-300, 0.0, cond)
+            at = 0
+            for key in missing:
+                f, n = key[0], int(self._n_states[key[0]])
+                block = cond[at:at + n]
+                got[key] = cache[key] = (np.concatenate([block, _entropy_terms(block).sum(axis=0)[None, :]]),
+                                         self._product_rows[f])
+                at += n
+        return [(k[0], got[k]) for k in keys]
 
     # ------------------------------------------------------------------ sensitivity
     def sensitivity(self, evidence: Mapping[str, Any], condition: str) -> pd.DataFrame:

@@ -115,6 +115,7 @@ class TriageRules:
                   (LIKELY_INJURY, "see_clinician", "likely")]
         self.rule_order = sorted(rules, key=lambda r: SEVERITY[r[1]])  # stable
         self.rule_rank = {r[0]: i for i, r in enumerate(self.rule_order)}
+        self._by_severity = sorted(self.finding_rules, key=lambda r: SEVERITY[r.level])  # stable: file order within a level
         # Screening questions: the variables of the red-flag rules, most severe rule first.
         seen: dict[str, None] = {}
         for rule in sorted(self.finding_rules, key=lambda r: SEVERITY[r.level]):
@@ -176,7 +177,7 @@ class TriageRules:
     def _open_questions(self, evidence: Mapping[str, str], severity: int) -> tuple[str, ...]:
         """Unanswered variables of red-flag rules that could still fire and raise the level."""
         out: dict[str, None] = {}
-        for rule in sorted(self.finding_rules, key=lambda r: SEVERITY[r.level]):
+        for rule in self._by_severity:
             if SEVERITY[rule.level] >= severity:
                 continue
             if any(evidence.get(v) not in (None, s) for v, s in rule.when.items()):
