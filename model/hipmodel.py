@@ -145,9 +145,6 @@ class HipModel:
         fd = np.array([[-1 if (s := evidence.get(v)) is None else codes[v][s] for v in self.finding_ids]])
         return rf, fd
 
-    def _state_index(self, vid: str, state: str | None) -> int:
-        return -1 if state is None else self.variables[vid].states.index(state)
-
     def infer(self, evidence_rows: list[Mapping[str, str]], joint: bool = False) -> EngineResult:
         """Exact posteriors for several parsed evidence dicts at once (one engine call)."""
         rf = np.full((len(evidence_rows), len(self.risk_factor_ids)), -1, dtype=np.int64)
