@@ -1,0 +1,247 @@
+"""The plan of one case *structure* for :mod:`model.inference.grouped_draws`.
+
+Which risk factors are unanswered and which conditions each answered evidence factor couples fix
+everything but the numbers: which groups are coupled, the grid of shared unanswered risk factors,
+the variable-elimination order over the crossed ones, where each table's axes go, the order in
+which the factors are merged, and the final reduction. :class:`CasePlan` computes all of that once
+(pure Python, about half a millisecond); ``GroupedDraws`` caches plans by structure, so a case only
+runs the array arithmetic. The plan is exact bookkeeping: it changes no number, only which arrays
+are multiplied and summed in which order.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+
+from .draw_network import DrawNetwork
+
+
+class Skeleton:
+    """What a case's unanswered risk factors and its coupled groups fix (see :class:`CasePlan`)."""
+
+    def __init__(self, net: DrawNetwork, unanswered: tuple[bool, ...], coupled: tuple[int, ...]) -> None:
+        d = net.draws
+        groups = net.groups
+        cards = net.rf_cards
+        # Each group's remaining (shared, unanswered) risk factors and its index template.
+        remaining: list[tuple[int, ...]] = []
+        self.group_index = []
+        for g in groups:
+            template: list = []
+            fill: list[tuple[int, int]] = []
+            rest: list[int] = []
+            for pos, r in enumerate(g.rf_axes):
+                if not unanswered[r]:
+                    template.append(0)
+                    fill.append((pos, r))
+                elif net.rf_shared[r]:
+                    template.append(slice(None))
+                    rest.append(r)
+                else:
+                    template.append(cards[r])  # the summed-out index
+            remaining.append(tuple(rest))
+            self.group_index.append((tuple(template), tuple(fill), g.members))
+        self.coupled = coupled
+        coupled_set = set(coupled)
+
+        shared = sorted({r for rest in remaining for r in rest})
+        ns = len(shared)
+        spos = {r: i for i, r in enumerate(shared)}
+        weight = np.ones((1,) * ns + (d,))
+        for r in shared:
+            shape = [1] * ns + [d]
+            shape[spos[r]] = cards[r]
+            weight = weight * net.rf_probs_last[r].reshape(shape)
+        weight.flags.writeable = False
+        self.weight = weight
+
+        def on_grid(rfs: tuple[int, ...]) -> tuple[int, ...]:
+            shape = [1] * ns + [d]
+            for r in rfs:
+                shape[spos[r]] = cards[r]
+            return tuple(shape)
+
+        self.uncoupled = []
+        n_shares = 0
+        for gi, g in enumerate(groups):
+            if gi in coupled_set:
+                continue
+            nr, size = len(remaining[gi]), len(g.members)
+            member_axes = tuple(range(nr, nr + size))
+            rest_axes = [tuple(range(nr, nr + size - 1))] * size
+            self.uncoupled.append((gi, nr, member_axes, rest_axes, on_grid(remaining[gi])))
+            if nr:
+                n_shares += size
+        self.n_shares = n_shares
+        if not coupled:
+            return
+
+        crossed = sorted({r for gi in coupled for r in remaining[gi]})
+        self.summed = tuple(spos[r] for r in shared if r not in crossed)
+        dependent = [gi for gi in coupled if remaining[gi]]
+        independent = [gi for gi in coupled if not remaining[gi]]
+        order = _elimination_order(dependent, {gi: remaining[gi] for gi in dependent},
+                                   {gi: len(groups[gi].members) for gi in dependent}, cards)
+        # Axes of the coupled configurations: the dependent groups' members in elimination order, then the rest.
+        members = [c for gi, _ in order for c in groups[gi].members] + [c for gi in independent for c in groups[gi].members]
+        self.members = members
+        u = self.u = len(members)
+        self.axis = {c: i for i, c in enumerate(members)}
+        u_dep = self.u_dep = sum(len(groups[gi].members) for gi, _ in order)
+        nc = len(crossed)
+        cpos = {r: i for i, r in enumerate(crossed)}
+        n_ch = 1 + n_shares
+        self.prior_shape = (n_ch, *(cards[r] for r in crossed), *(1,) * u_dep, d)
+        self.steps = []
+        for gi, done in order:
+            shape = [1] * (2 + nc + u_dep)
+            shape[-1] = d
+            for r in remaining[gi]:  # crossed axes and member axes both increase: a reshape places them
+                shape[1 + cpos[r]] = cards[r]
+            for c in groups[gi].members:
+                shape[1 + nc + self.axis[c]] = 2
+            self.steps.append((gi, tuple(shape), tuple(1 + cpos[r] for r in done)))
+        self.prior_final = (n_ch, *(2,) * u_dep, *(1,) * (u - u_dep), d)
+        self.full_shape = (2,) * u + (d,)
+        self.independent_axes = tuple(range(u_dep, u))
+        self.independent_place = []
+        self.independent_masks = []
+        for gi in independent:
+            shape = [1] * u + [d]
+            for c in groups[gi].members:
+                shape[self.axis[c]] = 2
+            self.independent_place.append((gi, tuple(shape)))
+            self.independent_masks.append(sum(1 << self.axis[c] for c in groups[gi].members))
+
+
+class CasePlan:
+    """Index bookkeeping of one case structure (see the module docstring).
+
+    Built from the :class:`Skeleton` of the case's unanswered risk factors and coupled groups, and
+    ``scopes``: per answered evidence factor with coupled parents (factor order), those parents
+    (condition indices). Attributes (read by ``GroupedDraws.marginals``; D = draws, "grid" = the
+    shared unanswered risk factors in network order); from the skeleton:
+
+    - ``group_index``: per group (index template into its extended table, [(position, risk factor)]
+      answered positions to fill with the case's codes, its members);
+    - ``weight``: (*grid cards, D) P(grid cell), read-only;
+    - ``uncoupled``: per uncoupled group (group, number of its grid axes, its member axes, per member
+      the member axes left after picking it, shape of a per-cell array placed on the grid);
+    - ``coupled``: coupled groups; ``summed``: grid axes no coupled group uses;
+    - ``prior_shape`` / ``steps`` / ``prior_final``: the variable elimination over the crossed risk
+      factors (channels, *crossed cells, *dependent members, D): per step (group, the shape that
+      places its table, the crossed axes summed after it);
+    - ``independent_place``: (group, shape) placing each coupled group without a grid axis on the u
+      member axes + D;
+    - ``members`` (u condition indices of the member axes), ``u``, ``full_shape`` ((2,) * u + (D,)),
+      ``independent_axes`` (the member axes outside the prior factor);
+
+    and from the scopes:
+
+    - ``likelihood_place``: (axis permutation or None, shape) placing each coupled likelihood table;
+    - ``merge``: the factors (likelihood, independent groups, then the prior unless there are
+      varying uncoupled members) merged into parts, each a tuple of factor indices, largest scope first;
+    - ``two``: when two parts remain, their axes for the two-clique messages; else None.
+    """
+
+    def __init__(self, skeleton: Skeleton, scopes: tuple[tuple[int, ...], ...]) -> None:
+        self.__dict__.update(skeleton.__dict__)
+        if not self.coupled:
+            return
+        u, d, axis = self.u, self.full_shape[-1], self.axis
+        masks: list[int] = []
+        self.likelihood_place = []
+        for scope in scopes:
+            targets = [axis[c] for c in scope]
+            perm = sorted(range(len(targets)), key=targets.__getitem__)
+            shape = [1] * u + [d]
+            for t in targets:
+                shape[t] = 2
+            identity = perm == list(range(len(targets)))
+            self.likelihood_place.append((None if identity else (*perm, len(targets)), tuple(shape)))
+            masks.append(sum(1 << t for t in targets))
+        masks.extend(self.independent_masks)
+        if not self.n_shares:
+            masks.append((1 << self.u_dep) - 1)  # the prior factor over the dependent members
+        parts = _merge_plan(tuple(masks), u)
+        self.merge = [part for _, part in parts]
+        self.two = None
+        if not self.n_shares and len(parts) == 2:
+            (a_mask, _), (b_mask, _) = parts
+            axes = range(u)
+            only_a = tuple(i for i in axes if a_mask >> i & 1 and not b_mask >> i & 1)
+            only_b = tuple(i for i in axes if b_mask >> i & 1 and not a_mask >> i & 1)
+            in_a = tuple(i for i in axes if a_mask >> i & 1)
+            in_b = tuple(i for i in axes if b_mask >> i & 1)
+            self.two = (u, only_a, only_b, in_a, in_b, _mask_shape(a_mask, u, d), _mask_shape(b_mask, u, d))
+
+
+def _mask_shape(mask: int, u: int, d: int) -> tuple[int, ...]:
+    """(2 on the axes in ``mask``, 1 elsewhere, D)."""
+    return (*(2 if mask >> i & 1 else 1 for i in range(u)), d)
+
+
+def _elimination_order(dependent: list[int], rfs: dict[int, tuple[int, ...]], sizes: dict[int, int],
+                       cards: list[int]) -> list[tuple[int, tuple[int, ...]]]:
+    key = (tuple(dependent), tuple(rfs[gi] for gi in dependent), tuple(sizes[gi] for gi in dependent), tuple(cards))
+    order = _ORDERS.get(key)
+    if order is None:
+        if len(_ORDERS) >= 4096:
+            _ORDERS.clear()
+        order = _ORDERS[key] = _greedy_order(dependent, rfs, sizes, cards)
+    return order
+
+
+_ORDERS: dict[tuple, list[tuple[int, tuple[int, ...]]]] = {}
+
+
+def _greedy_order(dependent: list[int], rfs: dict[int, tuple[int, ...]], sizes: dict[int, int],
+                  cards: list[int]) -> list[tuple[int, tuple[int, ...]]]:
+    """The dependent groups in a greedy order that keeps the (cells x configurations) array small,
+    each with the crossed risk factors that can be summed right after it (no group still to come
+    uses them)."""
+    left = list(dependent)
+    live = {r for gi in dependent for r in rfs[gi]}
+    width, order = 0, []
+    while left:
+        costs = []
+        for gi in left:  # cells x configurations once gi is in and the risk factors it finishes are summed
+            kept = [r for r in live if any(r in rfs[g] for g in left if g != gi)]
+            costs.append((float(math.prod([cards[r] for r in kept])) * 2.0 ** (width + sizes[gi]), gi))
+        gi = min(costs)[1]
+        left.remove(gi)
+        width += sizes[gi]
+        done = tuple(sorted(r for r in live if not any(r in rfs[g] for g in left)))
+        live -= set(done)
+        order.append((gi, done))
+    return order
+
+
+@lru_cache(maxsize=8192)
+def _merge_plan(masks: tuple[int, ...], u: int) -> list[tuple[int, tuple[int, ...]]]:
+    """Factors given by their scope bitmasks over the u axes, merged: a factor whose scope is
+    inside another's is multiplied into the smallest such; then pairs with the smallest joint
+    scope are merged while that scope is smaller than all u axes. Returns the parts as (scope,
+    factor indices, largest scope first), the parts largest scope first."""
+    order = sorted(range(len(masks)), key=lambda i: masks[i].bit_count())
+    merged: list[tuple[int, list[int]]] = []
+    for i in reversed(order):  # largest scopes first: the others fold into the smallest that holds them
+        mask = masks[i]
+        inside = [j for j, (have, _) in enumerate(merged) if mask & have == mask]
+        if inside:
+            merged[inside[-1]][1].append(i)
+        else:
+            merged.append((mask, [i]))
+    full = (1 << u) - 1
+    while len(merged) > 1:
+        _, i, j = min(((a | b).bit_count(), i, j) for i, (a, _) in enumerate(merged)
+                      for j, (b, _) in enumerate(merged) if i < j)
+        if (merged[i][0] | merged[j][0]) == full:
+            break
+        (a, x), (b, y) = merged[i], merged[j]
+        merged = [f for n, f in enumerate(merged) if n not in (i, j)] + [(a | b, x + y)]
+    parts = [(mask, tuple(sorted(part, key=lambda i: -masks[i].bit_count()))) for mask, part in merged]
+    return sorted(parts, key=lambda p: -p[0].bit_count())
