@@ -235,7 +235,7 @@ class GroupedDraws:
             factors.append(prior[0])
             merged = _run_merge(factors, plan.merge)
             if plan.two is not None:  # two scopes: pass messages between them, never build the full array
-                out[plan.members], total = _two_scope_marginals(merged, plan.two, d)
+                out[plan.members], total = _two_scope_marginals(merged, plan.two, plan.u, d)
                 return _normalise(out, total, ok, plan.members)
             joint = _multiply(merged)
         if joint.shape != plan.full_shape:
@@ -267,9 +267,20 @@ def _odds_factors(lam: dict[int, np.ndarray], members: tuple[int, ...], ones: np
     return out
 
 
-def _run_merge(factors: list[np.ndarray], merge: list[tuple[int, ...]]) -> list[np.ndarray]:
-    """The merged factors of a plan: each the product of the listed factors (largest scope first)."""
-    return [_multiply([factors[i] for i in part]) for part in merge]
+def _run_merge(factors: list[np.ndarray], merge: list[tuple]) -> list[np.ndarray]:
+    """The merged factors of a plan: each the product of its factors, along the part's program
+    (``model.inference.grouped_plan._product_tree``)."""
+    out = []
+    for indices, steps in merge:
+        ops = [factors[i] for i in indices]
+        for i, j, in_place in steps:
+            if in_place:
+                ops[i] *= ops[j]
+                ops.append(ops[i])
+            else:
+                ops.append(ops[i] * ops[j])
+        out.append(ops[-1])
+    return out
 
 
 def _multiply(arrays: list[np.ndarray]) -> np.ndarray:
@@ -286,38 +297,39 @@ def _multiply(arrays: list[np.ndarray]) -> np.ndarray:
     return out
 
 
-def _two_scope_marginals(merged: list[np.ndarray], two: tuple, d: int) -> tuple[np.ndarray, np.ndarray]:
-    """(u, D) sums of the product of two factors with each axis present, and (D,) its total, from
-    the two factors and their messages over the shared axes (a two-clique junction tree): each
-    factor times the other summed over its own axes. ``two``: the plan's axes (see CasePlan)."""
-    a, b = merged
-    u, only_a, only_b, in_a, in_b, a_shape, b_shape = two
-    belief_a = a * b.sum(axis=only_b, keepdims=True) if only_b else a * b  # scope of a
+def _two_scope_marginals(merged: list[np.ndarray], two: tuple, u: int, d: int) -> tuple[np.ndarray, np.ndarray]:
+    """(u, D) sums of the product of two factors a, b with each axis present, and (D,) its total,
+    from the factors and their messages over the shared axes S (a two-clique junction tree),
+    never building the product: with a_S, b_S each factor summed over its own axes, the S rows
+    and the total come from a_S * b_S, an a-only row from a contracted with b_S (one einsum),
+    a b-only row likewise. ``two``: the plan's axes (``grouped_plan._two_scope_plan``)."""
+    a_shape, b_shape, a_own, b_own, a_sub, b_sub, shared, only_a, only_b = two
+    a = merged[0].reshape(a_shape)
+    b = merged[1].reshape(b_shape)
+    a_s = a.sum(axis=a_own) if a_own else a
+    b_s = b.sum(axis=b_own) if b_own else b
     out = np.empty((u, d))
-    rows, total = _bit_sums(np.broadcast_to(belief_a, a_shape) if belief_a.shape != a_shape else belief_a,
-                            len(in_a), d)
-    out[list(in_a)] = rows
+    rows, total = _bit_sums(a_s * b_s, len(shared), d)
+    out[shared] = rows
+    if only_a:
+        out[only_a], _ = _bit_sums(np.einsum(a_sub, a, b_s), len(only_a), d)
     if only_b:
-        belief_b = b * a.sum(axis=only_a, keepdims=True) if only_a else b * a  # scope of b
-        rows, _ = _bit_sums(np.broadcast_to(belief_b, b_shape) if belief_b.shape != b_shape else belief_b,
-                            len(in_b), d)
-        for row, i in zip(rows, in_b, strict=True):
-            if i in only_b:
-                out[i] = row
+        out[only_b], _ = _bit_sums(np.einsum(b_sub, b, a_s), len(only_b), d)
     return out, total
 
 
 def _bit_sums(joint: np.ndarray, m: int, d: int) -> tuple[np.ndarray, np.ndarray]:
     """(m, D) the sums of ``joint`` (an array of m axes of 2 (after dropping axes of 1) and D last)
     over the configurations with axis i at index 1, and (D,) its total: axis by axis, the index-1
-    half is summed, then the two halves are added (about three passes over the array)."""
+    half is summed, then the two halves are added (about three passes over the array; no BLAS
+    call, whose threads only wait for each other on arrays this small)."""
     rows = np.empty((m, d))
     if not m:
         return rows, np.ascontiguousarray(joint).reshape(d)
     half = np.ascontiguousarray(joint).reshape(2, -1, d)
     for i in range(m):
         np.sum(half[1], axis=0, out=rows[i])
-        half = (half[0] + half[1])
+        half = np.add(half[0], half[1])
         if i < m - 1:
             half = half.reshape(2, -1, d)
     return rows, half.reshape(d)

@@ -143,7 +143,8 @@ class CasePlan:
 
     - ``likelihood_place``: (axis permutation or None, shape) placing each coupled likelihood table;
     - ``merge``: the factors (likelihood, independent groups, then the prior unless there are
-      varying uncoupled members) merged into parts, each a tuple of factor indices, largest scope first;
+      varying uncoupled members) merged into parts, largest scope first; each part's product as a
+      program (:func:`_product_tree`);
     - ``two``: when two parts remain, their axes for the two-clique messages; else None.
     """
 
@@ -167,16 +168,31 @@ class CasePlan:
         if not self.n_shares:
             masks.append((1 << self.u_dep) - 1)  # the prior factor over the dependent members
         parts = _merge_plan(tuple(masks), u)
-        self.merge = [part for _, part in parts]
+        self.merge = [_product_tree(tuple(masks[i] for i in part), part) for _, part in parts]
         self.two = None
         if not self.n_shares and len(parts) == 2:
-            (a_mask, _), (b_mask, _) = parts
-            axes = range(u)
-            only_a = tuple(i for i in axes if a_mask >> i & 1 and not b_mask >> i & 1)
-            only_b = tuple(i for i in axes if b_mask >> i & 1 and not a_mask >> i & 1)
-            in_a = tuple(i for i in axes if a_mask >> i & 1)
-            in_b = tuple(i for i in axes if b_mask >> i & 1)
-            self.two = (u, only_a, only_b, in_a, in_b, _mask_shape(a_mask, u, d), _mask_shape(b_mask, u, d))
+            self.two = _two_scope_plan(parts[0][0], parts[1][0], u, d)
+
+
+def _two_scope_plan(a_mask: int, b_mask: int, u: int, d: int) -> tuple:
+    """Axes of the two-clique messages between two factors of scopes ``a_mask`` and ``b_mask``
+    (bitmasks over u axes): the squeezed shapes, the axes each sums to give the shared scope S,
+    einsum subscripts for each factor against the other's message, and the axes (member
+    positions) of S, a only and b only."""
+    in_a = [i for i in range(u) if a_mask >> i & 1]
+    in_b = [i for i in range(u) if b_mask >> i & 1]
+    shared = [i for i in in_a if i in in_b]
+    only_a = [i for i in in_a if i not in shared]
+    only_b = [i for i in in_b if i not in shared]
+    letter = {i: chr(ord("a") + i) for i in range(u)}
+
+    def sub(axes: list[int]) -> str:
+        return "".join(letter[i] for i in axes) + "Z"
+
+    return ((*(2,) * len(in_a), d), (*(2,) * len(in_b), d),
+            tuple(in_a.index(i) for i in only_a), tuple(in_b.index(i) for i in only_b),
+            f"{sub(in_a)},{sub(shared)}->{sub(only_a)}", f"{sub(in_b)},{sub(shared)}->{sub(only_b)}",
+            shared, only_a, only_b)
 
 
 def _mask_shape(mask: int, u: int, d: int) -> tuple[int, ...]:
@@ -245,3 +261,37 @@ def _merge_plan(masks: tuple[int, ...], u: int) -> list[tuple[int, tuple[int, ..
         merged = [f for n, f in enumerate(merged) if n not in (i, j)] + [(a | b, x + y)]
     parts = [(mask, tuple(sorted(part, key=lambda i: -masks[i].bit_count()))) for mask, part in merged]
     return sorted(parts, key=lambda p: -p[0].bit_count())
+
+
+@lru_cache(maxsize=8192)
+def _product_tree(masks: tuple[int, ...], factors: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[tuple[int, int, bool], ...]]:
+    """How to multiply the factors of one part (scope bitmasks ``masks`` of the factor indices
+    ``factors``) cheaply: repeatedly the two operands whose joint scope is smallest, so small scopes
+    are multiplied together before they meet the large ones (each product costs 2**|scope| x D).
+
+    Returns (factors, steps): operands 0..n-1 are the factors, step t appends operand n + t as the
+    product of operands i and j, in place into i when ``True`` (i is a product made here whose
+    scope already holds j's). The last operand is the part's product."""
+    live = list(range(len(masks)))
+    scope = list(masks)
+    made = [False] * len(masks)
+    steps = []
+    while len(live) > 1:
+        best = None
+        for n, i in enumerate(live):
+            for j in live[n + 1:]:
+                key = ((scope[i] | scope[j]).bit_count(), i, j)
+                if best is None or key < best:
+                    best = key
+        _, i, j = best
+        if scope[j].bit_count() > scope[i].bit_count() or (made[j] and not made[i]):
+            i, j = j, i  # the larger (or the fresh) operand first
+        union = scope[i] | scope[j]
+        in_place = made[i] and union == scope[i]
+        steps.append((i, j, in_place))
+        live.remove(i)
+        live.remove(j)
+        live.append(len(scope))
+        scope.append(union)
+        made.append(True)
+    return factors, tuple(steps)
