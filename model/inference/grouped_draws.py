@@ -202,16 +202,24 @@ class GroupedDraws:
 
         # Channels over the crossed cells (shared risk factors a coupled group uses): 0 = the weight
         # (P(cell) x the uncoupled groups' z), then one per uncoupled member that varies (its numerator).
-        summed = plan.summed
-        channels = [weight] + [weight * s for _, s in shares]
-        if summed:
-            channels = [ch.sum(axis=summed) for ch in channels]
-        prior = (channels[0] if len(channels) == 1 else np.stack(channels)).reshape(plan.prior_shape)
-        # Variable elimination over the crossed risk factors: (channels, *crossed cells, *dependent members, D).
-        for gi, shape, done in plan.steps:
-            prior = prior * tables[gi].reshape(shape)
-            if done:
-                prior = prior.sum(axis=done, keepdims=True)
+        if plan.lazy:
+            prior = self._ones.reshape(plan.prior_shape)
+        else:
+            summed = plan.summed
+            channels = [weight] + [weight * s for _, s in shares]
+            if summed:
+                channels = [ch.sum(axis=summed) for ch in channels]
+            prior = (channels[0] if len(channels) == 1 else np.stack(channels)).reshape(plan.prior_shape)
+        # Variable elimination over the crossed risk factors: (channels, *live cells, *dependent members, D).
+        rf_probs = net.rf_probs_last
+        for gi, intro, sub_or_shape, table_shape in plan.steps:
+            table = tables[gi]
+            for r, shape in intro:
+                table = table * rf_probs[r].reshape(shape)
+            if table_shape is None:
+                prior = np.einsum(sub_or_shape, prior, table)
+            else:
+                prior = prior.reshape(sub_or_shape) * table.reshape(table_shape)
         prior = prior.reshape(plan.prior_final)  # (channels, members.., D)
 
         # The likelihood and the independent groups' tables, merged in a greedy order.

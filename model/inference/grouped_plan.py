@@ -91,19 +91,44 @@ class Skeleton:
         u = self.u = len(members)
         self.axis = {c: i for i, c in enumerate(members)}
         u_dep = self.u_dep = sum(len(groups[gi].members) for gi, _ in order)
-        nc = len(crossed)
-        cpos = {r: i for i, r in enumerate(crossed)}
         n_ch = 1 + n_shares
-        self.prior_shape = (n_ch, *(cards[r] for r in crossed), *(1,) * u_dep, d)
+        # Variable elimination over the crossed risk factors. Labels: Y the channels, a capital
+        # per risk factor, a small letter per member axis, Z the draws. Without varying uncoupled
+        # members the cell weight is the product of the risk factors' own distributions (the
+        # other risk factors sum to one), so each risk factor enters with the first group that
+        # uses it (its distribution multiplied into that group's table); otherwise every crossed
+        # cell is there from the start (the channels).
+        self.lazy = lazy = n_shares == 0
+        rf_letter = {r: chr(ord("A") + j) for j, r in enumerate(crossed)}
+        member_letter = {c: chr(ord("a") + i) for c, i in self.axis.items()}
+        live = [] if lazy else list(crossed)
+        self.prior_shape = (1, d) if lazy else (n_ch, *(cards[r] for r in crossed), d)
         self.steps = []
+        so_far: list[int] = []
         for gi, done in order:
-            shape = [1] * (2 + nc + u_dep)
-            shape[-1] = d
-            for r in remaining[gi]:  # crossed axes and member axes both increase: a reshape places them
-                shape[1 + cpos[r]] = cards[r]
-            for c in groups[gi].members:
-                shape[1 + nc + self.axis[c]] = 2
-            self.steps.append((gi, tuple(shape), tuple(1 + cpos[r] for r in done)))
+            g_rfs = remaining[gi]
+            g_members = list(groups[gi].members)
+            size = len(g_members)
+            intro = []
+            for pos, r in enumerate(g_rfs):
+                if r not in live:
+                    shape = [1] * (len(g_rfs) + size + 1)
+                    shape[pos], shape[-1] = cards[r], d
+                    intro.append((r, tuple(shape)))
+            before = sorted(set(live) | set(g_rfs))
+            after = [r for r in before if r not in done]
+            if done:  # one einsum: the product and the sum over the finished risk factors, no temporary
+                sub = ("Y" + "".join(rf_letter[r] for r in live) + "".join(member_letter[c] for c in so_far) + "Z,"
+                       + "".join(rf_letter[r] for r in g_rfs) + "".join(member_letter[c] for c in g_members) + "Z->"
+                       + "Y" + "".join(rf_letter[r] for r in after) + "".join(member_letter[c] for c in so_far + g_members) + "Z")
+                self.steps.append((gi, intro, sub, None))
+            else:  # a broadcast product (both label orders agree: risk factors sorted, then members)
+                prior_shape = (n_ch, *(cards[r] if r in live else 1 for r in before), *(2,) * len(so_far), *(1,) * size, d)
+                table_shape = (1, *(cards[r] if r in g_rfs else 1 for r in before), *(1,) * len(so_far), *(2,) * size, d)
+                self.steps.append((gi, intro, prior_shape, table_shape))
+            live = after
+            so_far += g_members
+        assert not live, "every crossed risk factor is summed"
         self.prior_final = (n_ch, *(2,) * u_dep, *(1,) * (u - u_dep), d)
         self.full_shape = (2,) * u + (d,)
         self.independent_axes = tuple(range(u_dep, u))
@@ -131,9 +156,11 @@ class CasePlan:
     - ``uncoupled``: per uncoupled group (group, number of its grid axes, its member axes, per member
       the member axes left after picking it, shape of a per-cell array placed on the grid);
     - ``coupled``: coupled groups; ``summed``: grid axes no coupled group uses;
-    - ``prior_shape`` / ``steps`` / ``prior_final``: the variable elimination over the crossed risk
-      factors (channels, *crossed cells, *dependent members, D): per step (group, the shape that
-      places its table, the crossed axes summed after it);
+    - ``lazy`` / ``prior_shape`` / ``steps`` / ``prior_final``: the variable elimination over the
+      crossed risk factors (channels, *live cells, *dependent members, D): per step (group, the
+      risk factors entering with it as (risk factor, shape placing its distribution on the
+      group's table), then either an einsum's subscripts (risk factors finished) or the two
+      broadcast shapes of a product);
     - ``independent_place``: (group, shape) placing each coupled group without a grid axis on the u
       member axes + D;
     - ``members`` (u condition indices of the member axes), ``u``, ``full_shape`` ((2,) * u + (D,)),
