@@ -27,12 +27,15 @@ pruned), vectorised over the draws; tested against the general contraction and a
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 
 from .draw_network import DrawNetwork
 from .grouped_plan import CasePlan, Skeleton
 
 SEPARABLE_RTOL = 1e-12  # a parent whose present/absent ratio varies less than this is log-linear
+BITS_BY_PRODUCT = 7  # (m + 1) x 2**m x D under OpenBLAS's threading threshold
 PLAN_CACHE_SIZE = 4096  # case structures kept (a plan is a few kB; the mixes here show ~100-200)
 
 
@@ -328,16 +331,26 @@ def _two_scope_marginals(merged: list[np.ndarray], two: tuple, u: int, d: int) -
 
 def _bit_sums(joint: np.ndarray, m: int, d: int) -> tuple[np.ndarray, np.ndarray]:
     """(m, D) the sums of ``joint`` (an array of m axes of 2 (after dropping axes of 1) and D last)
-    over the configurations with axis i at index 1, and (D,) its total: axis by axis, the index-1
-    half is summed, then the two halves are added (about three passes over the array; no BLAS
-    call, whose threads only wait for each other on arrays this small)."""
+    over the configurations with axis i at index 1, and (D,) its total. Down to 2**BITS_BY_PRODUCT
+    configurations axis by axis (the index-1 half summed, then the two halves added), the rest as
+    one product with the 0/1 configuration bits: a matrix that small stays on one BLAS thread
+    (a threaded product of these sizes waits on its threads, badly on a busy machine)."""
     rows = np.empty((m, d))
-    if not m:
-        return rows, np.ascontiguousarray(joint).reshape(d)
-    half = np.ascontiguousarray(joint).reshape(2, -1, d)
-    for i in range(m):
+    flat = np.ascontiguousarray(joint).reshape(-1, d)
+    i = 0
+    while m - i > BITS_BY_PRODUCT:
+        half = flat.reshape(2, -1, d)
         np.sum(half[1], axis=0, out=rows[i])
-        half = np.add(half[0], half[1])
-        if i < m - 1:
-            half = half.reshape(2, -1, d)
-    return rows, half.reshape(d)
+        flat = np.add(half[0], half[1])
+        i += 1
+    sums = _bits_and_ones(m - i) @ flat
+    rows[i:] = sums[:-1]
+    return rows, sums[-1]
+
+
+@cache
+def _bits_and_ones(m: int) -> np.ndarray:
+    """(m + 1, 2**m): row i is 1.0 where axis i is at index 1 in configuration x (C order, so axis
+    0 is the top bit); the last row is all ones."""
+    bits = (np.arange(2**m)[None, :] >> np.arange(m - 1, -1, -1)[:, None]) & 1
+    return np.vstack([bits, np.ones((1, 2**m), dtype=bits.dtype)]).astype(float)
