@@ -53,6 +53,7 @@ class GroupedDraws:
         self._ones = np.ones(self.draws)
         self._plans: dict[tuple, CasePlan] = {}
         self._skeletons: dict[tuple, Skeleton] = {}
+        self._weights: dict[tuple[int, ...], np.ndarray] = {}  # grid weights by shared risk factors
         self._group_of = [int(g) for g in net.group_of]
         # Each group's table with one more index on every private risk-factor axis (a risk factor
         # no other group uses): that risk factor summed out (weighted by its distribution). An
@@ -136,7 +137,7 @@ class GroupedDraws:
             if skeleton is None:
                 if len(self._skeletons) >= PLAN_CACHE_SIZE:
                     self._skeletons.clear()
-                skeleton = self._skeletons[skey] = Skeleton(self.net, unanswered, coupled)
+                skeleton = self._skeletons[skey] = Skeleton(self.net, unanswered, coupled, self._weights)
             plan = self._plans[key] = CasePlan(skeleton, scopes)
         return plan
 

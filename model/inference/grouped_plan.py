@@ -11,7 +11,6 @@ are multiplied and summed in which order.
 
 from __future__ import annotations
 
-import math
 from functools import lru_cache
 
 import numpy as np
@@ -20,9 +19,11 @@ from .draw_network import DrawNetwork
 
 
 class Skeleton:
-    """What a case's unanswered risk factors and its coupled groups fix (see :class:`CasePlan`)."""
+    """What a case's unanswered risk factors and its coupled groups fix (see :class:`CasePlan`).
+    ``weights``: the network's cache of grid weights (:func:`_grid_weight`)."""
 
-    def __init__(self, net: DrawNetwork, unanswered: tuple[bool, ...], coupled: tuple[int, ...]) -> None:
+    def __init__(self, net: DrawNetwork, unanswered: tuple[bool, ...], coupled: tuple[int, ...],
+                 weights: dict[tuple[int, ...], np.ndarray]) -> None:
         d = net.draws
         groups = net.groups
         cards = net.rf_cards
@@ -50,13 +51,7 @@ class Skeleton:
         shared = sorted({r for rest in remaining for r in rest})
         ns = len(shared)
         spos = {r: i for i, r in enumerate(shared)}
-        weight = np.ones((1,) * ns + (d,))
-        for r in shared:
-            shape = [1] * ns + [d]
-            shape[spos[r]] = cards[r]
-            weight = weight * net.rf_probs_last[r].reshape(shape)
-        weight.flags.writeable = False
-        self.weight = weight
+        self.weight = _grid_weight(net, tuple(shared), weights)
 
         def on_grid(rfs: tuple[int, ...]) -> tuple[int, ...]:
             shape = [1] * ns + [d]
@@ -222,9 +217,20 @@ def _two_scope_plan(a_mask: int, b_mask: int, u: int, d: int) -> tuple:
             shared, only_a, only_b)
 
 
-def _mask_shape(mask: int, u: int, d: int) -> tuple[int, ...]:
-    """(2 on the axes in ``mask``, 1 elsewhere, D)."""
-    return (*(2 if mask >> i & 1 else 1 for i in range(u)), d)
+def _grid_weight(net: DrawNetwork, shared: tuple[int, ...], cache: dict[tuple[int, ...], np.ndarray]) -> np.ndarray:
+    """(*cards of ``shared``, D) P(cell) (the risk factors are independent a priori), read-only;
+    kept in ``cache`` (one per network) by the set of risk factors."""
+    weight = cache.get(shared)
+    if weight is None:
+        d, ns = net.draws, len(shared)
+        weight = np.ones((1,) * ns + (d,))
+        for i, r in enumerate(shared):
+            shape = [1] * ns + [d]
+            shape[i] = net.rf_cards[r]
+            weight = weight * net.rf_probs_last[r].reshape(shape)
+        weight.flags.writeable = False
+        cache[shared] = weight
+    return weight
 
 
 def _elimination_order(dependent: list[int], rfs: dict[int, tuple[int, ...]], sizes: dict[int, int],
@@ -243,24 +249,44 @@ _ORDERS: dict[tuple, list[tuple[int, tuple[int, ...]]]] = {}
 
 def _greedy_order(dependent: list[int], rfs: dict[int, tuple[int, ...]], sizes: dict[int, int],
                   cards: list[int]) -> list[tuple[int, tuple[int, ...]]]:
-    """The dependent groups in a greedy order that keeps the (cells x configurations) array small,
-    each with the crossed risk factors that can be summed right after it (no group still to come
-    uses them)."""
+    """:func:`_elimination_order` without the cache (risk-factor sets as bitmasks)."""
+    cells = _cells_table(tuple(cards))
+    uses = {gi: sum(1 << r for r in rfs[gi]) for gi in dependent}
     left = list(dependent)
-    live = {r for gi in dependent for r in rfs[gi]}
+    live = 0
+    for gi in dependent:
+        live |= uses[gi]
     width, order = 0, []
     while left:
-        costs = []
+        best = None
         for gi in left:  # cells x configurations once gi is in and the risk factors it finishes are summed
-            kept = [r for r in live if any(r in rfs[g] for g in left if g != gi)]
-            costs.append((float(math.prod([cards[r] for r in kept])) * 2.0 ** (width + sizes[gi]), gi))
-        gi = min(costs)[1]
+            others = 0
+            for g in left:
+                if g != gi:
+                    others |= uses[g]
+            cost = (cells[live & others] * 2.0 ** (width + sizes[gi]), gi)
+            if best is None or cost < best:
+                best = cost
+        gi = best[1]
         left.remove(gi)
         width += sizes[gi]
-        done = tuple(sorted(r for r in live if not any(r in rfs[g] for g in left)))
-        live -= set(done)
-        order.append((gi, done))
+        still = 0
+        for g in left:
+            still |= uses[g]
+        done = live & ~still
+        live &= still
+        order.append((gi, tuple(r for r in range(len(cards)) if done >> r & 1)))
     return order
+
+
+@lru_cache(maxsize=16)
+def _cells_table(cards: tuple[int, ...]) -> list[float]:
+    """Per bitmask of risk factors, the number of their joint cells."""
+    table = [1.0] * (1 << len(cards))
+    for mask in range(1, len(table)):
+        low = (mask & -mask).bit_length() - 1
+        table[mask] = table[mask & (mask - 1)] * cards[low]
+    return table
 
 
 @lru_cache(maxsize=8192)
