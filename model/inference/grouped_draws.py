@@ -273,7 +273,8 @@ def _normalise(numerators: np.ndarray, total: np.ndarray, ok: np.ndarray | None,
 def _odds_factors(lam: dict[int, np.ndarray], members: tuple[int, ...], ones: np.ndarray) -> np.ndarray:
     """(2, ..., 2, D): per member configuration (axis i <-> member i, index 1 = present), the
     product of the present members' likelihood ratios ``lam`` (condition -> (D,); missing = 1)."""
-    out = np.stack([ones, lam.get(members[0], ones)])
+    d = ones.shape[0]
+    out = np.concatenate((ones, lam.get(members[0], ones))).reshape(2, d)
     for c in members[1:]:  # each new member's axis goes just before the draws
         out = np.stack([out, out * lam.get(c, ones)], axis=-2)
     return out

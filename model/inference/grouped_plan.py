@@ -258,13 +258,15 @@ def _greedy_order(dependent: list[int], rfs: dict[int, tuple[int, ...]], sizes: 
         live |= uses[gi]
     width, order = 0, []
     while left:
+        n = len(left)
+        before = [0] * (n + 1)  # OR of the risk factors of left[:i], and of left[i + 1:]
+        after = [0] * (n + 1)
+        for i in range(n):
+            before[i + 1] = before[i] | uses[left[i]]
+            after[n - 1 - i] = after[n - i] | uses[left[n - 1 - i]]
         best = None
-        for gi in left:  # cells x configurations once gi is in and the risk factors it finishes are summed
-            others = 0
-            for g in left:
-                if g != gi:
-                    others |= uses[g]
-            cost = (cells[live & others] * 2.0 ** (width + sizes[gi]), gi)
+        for i, gi in enumerate(left):  # cells x configurations once gi is in and the risk factors it finishes are summed
+            cost = (cells[live & (before[i] | after[i + 1])] * 2.0 ** (width + sizes[gi]), gi)
             if best is None or cost < best:
                 best = cost
         gi = best[1]
