@@ -216,14 +216,17 @@ class GroupedDraws:
             prior = (channels[0] if len(channels) == 1 else np.stack(channels)).reshape(plan.prior_shape)
         # Variable elimination over the crossed risk factors: (channels, *live cells, *dependent members, D).
         rf_probs = net.rf_probs_last
-        for gi, intro, sub_or_shape, table_shape in plan.steps:
-            table = tables[gi]
-            for r, shape in intro:
-                table = table * rf_probs[r].reshape(shape)
-            if table_shape is None:
-                prior = np.einsum(sub_or_shape, prior, table)
+        for kind, groups, how in plan.steps:
+            operands = []
+            for gi, intro in groups:
+                table = tables[gi]
+                for r, shape in intro:
+                    table = table * rf_probs[r].reshape(shape)
+                operands.append(table)
+            if kind == "einsum":
+                prior = np.einsum(how, prior, *operands)
             else:
-                prior = prior.reshape(sub_or_shape) * table.reshape(table_shape)
+                prior = prior.reshape(how[0]) * operands[0].reshape(how[1])
         prior = prior.reshape(plan.prior_final)  # (channels, members.., D)
 
         # The likelihood and the independent groups' tables, merged in a greedy order.

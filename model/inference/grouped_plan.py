@@ -98,9 +98,13 @@ class Skeleton:
         member_letter = {c: chr(ord("a") + i) for c, i in self.axis.items()}
         live = [] if lazy else list(crossed)
         self.prior_shape = (1, d) if lazy else (n_ch, *(cards[r] for r in crossed), d)
+        # A group that finishes no risk factor is a broadcast product, except just before one that
+        # does: then ONE einsum multiplies both groups' tables into the prior and sums the finished
+        # risk factors (no temporary of that product, the largest array of the elimination).
         self.steps = []
         so_far: list[int] = []
-        for gi, done in order:
+        steps = list(order)
+        for k, (gi, done) in enumerate(steps):
             g_rfs = remaining[gi]
             g_members = list(groups[gi].members)
             size = len(g_members)
@@ -111,18 +115,25 @@ class Skeleton:
                     shape[pos], shape[-1] = cards[r], d
                     intro.append((r, tuple(shape)))
             before = sorted(set(live) | set(g_rfs))
-            after = [r for r in before if r not in done]
-            if done:  # one einsum: the product and the sum over the finished risk factors, no temporary
-                sub = ("Y" + "".join(rf_letter[r] for r in live) + "".join(member_letter[c] for c in so_far) + "Z,"
-                       + "".join(rf_letter[r] for r in g_rfs) + "".join(member_letter[c] for c in g_members) + "Z->"
-                       + "Y" + "".join(rf_letter[r] for r in after) + "".join(member_letter[c] for c in so_far + g_members) + "Z")
-                self.steps.append((gi, intro, sub, None))
+            fuse_next = not done and k + 1 < len(steps) and bool(steps[k + 1][1])
+            if done or fuse_next:
+                if not self.steps or self.steps[-1][0] != "pending":
+                    inputs = "Y" + "".join(rf_letter[r] for r in live) + "".join(member_letter[c] for c in so_far) + "Z"
+                    self.steps.append(("pending", [], inputs))
+                _, groups_in, inputs = self.steps[-1]
+                groups_in.append((gi, tuple(intro)))
+                inputs += "," + "".join(rf_letter[r] for r in g_rfs) + "".join(member_letter[c] for c in g_members) + "Z"
+                self.steps[-1] = ("pending", groups_in, inputs)
             else:  # a broadcast product (both label orders agree: risk factors sorted, then members)
                 prior_shape = (n_ch, *(cards[r] if r in live else 1 for r in before), *(2,) * len(so_far), *(1,) * size, d)
                 table_shape = (1, *(cards[r] if r in g_rfs else 1 for r in before), *(1,) * len(so_far), *(2,) * size, d)
-                self.steps.append((gi, intro, prior_shape, table_shape))
-            live = after
+                self.steps.append(("product", ((gi, tuple(intro)),), (prior_shape, table_shape)))
+            live = [r for r in before if r not in done]
             so_far += g_members
+            if done:
+                _, groups_in, inputs = self.steps[-1]
+                output = "Y" + "".join(rf_letter[r] for r in live) + "".join(member_letter[c] for c in so_far) + "Z"
+                self.steps[-1] = ("einsum", tuple(groups_in), inputs + "->" + output)
         assert not live, "every crossed risk factor is summed"
         self.prior_final = (n_ch, *(2,) * u_dep, *(1,) * (u - u_dep), d)
         self.full_shape = (2,) * u + (d,)
@@ -152,10 +163,11 @@ class CasePlan:
       the member axes left after picking it, shape of a per-cell array placed on the grid);
     - ``coupled``: coupled groups; ``summed``: grid axes no coupled group uses;
     - ``lazy`` / ``prior_shape`` / ``steps`` / ``prior_final``: the variable elimination over the
-      crossed risk factors (channels, *live cells, *dependent members, D): per step (group, the
-      risk factors entering with it as (risk factor, shape placing its distribution on the
-      group's table), then either an einsum's subscripts (risk factors finished) or the two
-      broadcast shapes of a product);
+      crossed risk factors (channels, *live cells, *dependent members, D): per step its kind
+      ("product": a broadcast product, with the prior's and the table's shapes; "einsum": one or
+      two groups multiplied in and the risk factors finished summed, with the subscripts) and the
+      groups it multiplies in, each with the risk factors entering with it (risk factor, shape
+      placing its distribution on the group's table);
     - ``independent_place``: (group, shape) placing each coupled group without a grid axis on the u
       member axes + D;
     - ``members`` (u condition indices of the member axes), ``u``, ``full_shape`` ((2,) * u + (D,)),
