@@ -224,7 +224,10 @@ class GroupedDraws:
                     table = table * rf_probs[r].reshape(shape)
                 operands.append(table)
             if kind == "einsum":
-                prior = np.einsum(how, prior, *operands)
+                subscripts, shapes = how
+                if shapes is not None:
+                    operands = [operands[0].reshape(shapes[0]) * operands[1].reshape(shapes[1])]
+                prior = np.einsum(subscripts, prior, *operands)
             else:
                 prior = prior.reshape(how[0]) * operands[0].reshape(how[1])
         prior = prior.reshape(plan.prior_final)  # (channels, members.., D)

@@ -119,11 +119,11 @@ class Skeleton:
             if done or fuse_next:
                 if not self.steps or self.steps[-1][0] != "pending":
                     inputs = "Y" + "".join(rf_letter[r] for r in live) + "".join(member_letter[c] for c in so_far) + "Z"
-                    self.steps.append(("pending", [], inputs))
-                _, groups_in, inputs = self.steps[-1]
+                    self.steps.append(("pending", [], inputs, []))
+                _, groups_in, inputs, held = self.steps[-1]
                 groups_in.append((gi, tuple(intro)))
-                inputs += "," + "".join(rf_letter[r] for r in g_rfs) + "".join(member_letter[c] for c in g_members) + "Z"
-                self.steps[-1] = ("pending", groups_in, inputs)
+                held.append((g_rfs, g_members))
+                self.steps[-1] = ("pending", groups_in, inputs, held)
             else:  # a broadcast product (both label orders agree: risk factors sorted, then members)
                 prior_shape = (n_ch, *(cards[r] if r in live else 1 for r in before), *(2,) * len(so_far), *(1,) * size, d)
                 table_shape = (1, *(cards[r] if r in g_rfs else 1 for r in before), *(1,) * len(so_far), *(2,) * size, d)
@@ -131,9 +131,17 @@ class Skeleton:
             live = [r for r in before if r not in done]
             so_far += g_members
             if done:
-                _, groups_in, inputs = self.steps[-1]
+                _, groups_in, inputs, held = self.steps[-1]
+                # two tables are multiplied together first (small), then one two-operand einsum
+                rfs = sorted({r for g_rfs_, _ in held for r in g_rfs_})
+                ms = [c for _, g_members_ in held for c in g_members_]
+                shapes = None
+                if len(held) == 2:
+                    shapes = tuple((*(cards[r] if r in g_rfs_ else 1 for r in rfs),
+                                    *(2 if c in g_members_ else 1 for c in ms), d) for g_rfs_, g_members_ in held)
+                inputs += "," + "".join(rf_letter[r] for r in rfs) + "".join(member_letter[c] for c in ms) + "Z"
                 output = "Y" + "".join(rf_letter[r] for r in live) + "".join(member_letter[c] for c in so_far) + "Z"
-                self.steps[-1] = ("einsum", tuple(groups_in), inputs + "->" + output)
+                self.steps[-1] = ("einsum", tuple(groups_in), (inputs + "->" + output, shapes))
         assert not live, "every crossed risk factor is summed"
         self.prior_final = (n_ch, *(2,) * u_dep, *(1,) * (u - u_dep), d)
         self.full_shape = (2,) * u + (d,)
@@ -165,7 +173,8 @@ class CasePlan:
     - ``lazy`` / ``prior_shape`` / ``steps`` / ``prior_final``: the variable elimination over the
       crossed risk factors (channels, *live cells, *dependent members, D): per step its kind
       ("product": a broadcast product, with the prior's and the table's shapes; "einsum": one or
-      two groups multiplied in and the risk factors finished summed, with the subscripts) and the
+      two groups multiplied in and the risk factors finished summed, with the subscripts and, for
+      two, the shapes that broadcast them into one table first) and the
       groups it multiplies in, each with the risk factors entering with it (risk factor, shape
       placing its distribution on the group's table);
     - ``independent_place``: (group, shape) placing each coupled group without a grid axis on the u
