@@ -211,6 +211,14 @@ class CasePlan:
         if not self.n_shares:
             masks.append((1 << self.u_dep) - 1)  # the prior factor over the dependent members
         parts = _merge_plan(tuple(masks), u)
+        if not self.n_shares and len(parts) > 2:
+            # more than two parts: the largest, and the product of the others (the messages between
+            # these two still never build the product of all, nor sum it axis by axis)
+            rest = tuple(sorted((i for _, part in parts[1:] for i in part), key=lambda i: -masks[i].bit_count()))
+            union = 0
+            for i in rest:
+                union |= masks[i]
+            parts = [parts[0], (union, rest)]
         self.merge = [_product_tree(tuple(masks[i] for i in part), part) for _, part in parts]
         self.two = None
         if not self.n_shares and len(parts) == 2:
