@@ -14,15 +14,25 @@ of that work is not needed, because of the network's shape (``model.inference.dr
   draws last); every other group sums in closed form.
 - An unanswered risk factor used by one group only is summed into that group's table (once, at
   construction, as an extra index of its axis). The shared ones form a small grid; those a
-  coupled group uses ("crossed") are eliminated one by one while the coupled groups that use them
-  are multiplied in (variable elimination, greedy order), giving a prior factor over their members.
-- The likelihood tables and the prior factor are multiplied in a greedy order that merges small
-  scopes first, so only a few products touch the full array of coupled configurations; when two
-  scopes remain, messages between them (a two-clique junction tree) give the marginals without
-  that full array.
+  coupled group uses ("crossed") are eliminated while the coupled groups that use them are
+  multiplied in (variable elimination, greedy order), giving a prior factor over their members.
+  The risk factors are independent a priori, so each enters with the first group that uses it;
+  a step that finishes risk factors is one einsum (product and sum, no temporary of the product).
+- The likelihood tables and the prior factor are merged into parts (small scopes first); each
+  part is multiplied along a tree of smallest joint scopes, so only a few products touch the
+  large arrays. With two parts (more are folded into two), messages between them (a two-clique
+  junction tree) give the marginals without the array of all coupled configurations: each part
+  summed over its own axes, and contracted with the other's message (one einsum a side).
+- Everything that depends only on the case's *structure* (its unanswered risk factors and the
+  coupled scopes of its answers) is planned once and cached (``model.inference.grouped_plan``);
+  every (factor, answer pattern) split is computed at construction. A case runs only the array
+  arithmetic: about a millisecond on the bench mixes, against 2-3 ms before the plans.
+- No multi-threaded BLAS call: the last sums over configurations use a product with a small 0/1
+  matrix (under OpenBLAS's threading threshold); threads on arrays this small only wait.
 
 Everything is exact (products and sums of non-negative numbers, no expansion with signs, nothing
-pruned), vectorised over the draws; tested against the general contraction and against pgmpy.
+pruned), vectorised over the draws; tested against the general contraction and against pgmpy
+(``tests/model/test_grouped_draws.py``, ``tests/model/test_engine_exact.py``).
 """
 
 from __future__ import annotations
