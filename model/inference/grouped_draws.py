@@ -42,7 +42,7 @@ from functools import cache
 import numpy as np
 
 from .draw_network import DrawNetwork
-from .grouped_plan import CasePlan, Skeleton
+from .grouped_plan import CasePlan, Skeleton, group_index
 
 SEPARABLE_RTOL = 1e-12  # a parent whose present/absent ratio varies less than this is log-linear
 BITS_BY_PRODUCT = 7  # (m + 1) x 2**m x D under OpenBLAS's threading threshold
@@ -65,6 +65,8 @@ class GroupedDraws:
         self._skeletons: dict[tuple, Skeleton] = {}
         self._weights: dict[tuple[int, ...], np.ndarray] = {}  # grid weights by shared risk factors
         self._group_of = [int(g) for g in net.group_of]
+        self._shared = [bool(s) for s in net.rf_shared]
+        self._indices: dict[tuple[bool, ...], list] = {}  # group_index by unanswered risk factors (2**n_rf at most)
         # Each group's table with one more index on every private risk-factor axis (a risk factor
         # no other group uses): that risk factor summed out (weighted by its distribution). An
         # answered risk factor picks its state, an unanswered private one the extra index: a view.
@@ -142,13 +144,17 @@ class GroupedDraws:
             if len(self._plans) >= PLAN_CACHE_SIZE:
                 self._plans.clear()
             coupled = tuple(sorted({self._group_of[c] for scope in scopes for c in scope}))
-            skey = (unanswered, coupled)
+            shared_unanswered = tuple(u and s for u, s in zip(unanswered, self._shared, strict=True))
+            skey = (shared_unanswered, coupled)
             skeleton = self._skeletons.get(skey)
             if skeleton is None:
                 if len(self._skeletons) >= PLAN_CACHE_SIZE:
                     self._skeletons.clear()
-                skeleton = self._skeletons[skey] = Skeleton(self.net, unanswered, coupled, self._weights)
-            plan = self._plans[key] = CasePlan(skeleton, scopes)
+                skeleton = self._skeletons[skey] = Skeleton(self.net, shared_unanswered, coupled, self._weights)
+            index = self._indices.get(unanswered)
+            if index is None:
+                index = self._indices[unanswered] = group_index(self.net, unanswered)
+            plan = self._plans[key] = CasePlan(skeleton, scopes, index)
         return plan
 
     # ------------------------------------------------------------------ one case

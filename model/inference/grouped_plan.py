@@ -18,33 +18,39 @@ import numpy as np
 from .draw_network import DrawNetwork
 
 
+def group_index(net: DrawNetwork, unanswered: tuple[bool, ...]) -> list[tuple[tuple, tuple[tuple[int, int], ...], tuple[int, ...]]]:
+    """Per group: the index template into its extended table (``GroupedDraws``: an answered risk
+    factor's position is filled with the case's code, an unanswered shared one is a full slice,
+    an unanswered private one the summed-out index), the [(position, risk factor)] to fill, and
+    the group's members. ``unanswered`` (n_rf,): True where a risk factor is unanswered."""
+    out = []
+    for g in net.groups:
+        template: list = []
+        fill: list[tuple[int, int]] = []
+        for pos, r in enumerate(g.rf_axes):
+            if not unanswered[r]:
+                template.append(0)
+                fill.append((pos, r))
+            elif net.rf_shared[r]:
+                template.append(slice(None))
+            else:
+                template.append(net.rf_cards[r])  # the summed-out index
+        out.append((tuple(template), tuple(fill), g.members))
+    return out
+
+
 class Skeleton:
-    """What a case's unanswered risk factors and its coupled groups fix (see :class:`CasePlan`).
-    ``weights``: the network's cache of grid weights (:func:`_grid_weight`)."""
+    """What a case's unanswered shared risk factors and its coupled groups fix (see
+    :class:`CasePlan`). ``unanswered`` (n_rf,): True where a risk factor is unanswered (only the
+    shared ones are read); ``weights``: the network's cache of grid weights (:func:`_grid_weight`)."""
 
     def __init__(self, net: DrawNetwork, unanswered: tuple[bool, ...], coupled: tuple[int, ...],
                  weights: dict[tuple[int, ...], np.ndarray]) -> None:
         d = net.draws
         groups = net.groups
         cards = net.rf_cards
-        # Each group's remaining (shared, unanswered) risk factors and its index template.
-        remaining: list[tuple[int, ...]] = []
-        self.group_index = []
-        for g in groups:
-            template: list = []
-            fill: list[tuple[int, int]] = []
-            rest: list[int] = []
-            for pos, r in enumerate(g.rf_axes):
-                if not unanswered[r]:
-                    template.append(0)
-                    fill.append((pos, r))
-                elif net.rf_shared[r]:
-                    template.append(slice(None))
-                    rest.append(r)
-                else:
-                    template.append(cards[r])  # the summed-out index
-            remaining.append(tuple(rest))
-            self.group_index.append((tuple(template), tuple(fill), g.members))
+        # Each group's remaining (shared, unanswered) risk factors.
+        remaining = [tuple(r for r in g.rf_axes if unanswered[r] and net.rf_shared[r]) for g in groups]
         self.coupled = coupled
         coupled_set = set(coupled)
 
@@ -159,13 +165,12 @@ class Skeleton:
 class CasePlan:
     """Index bookkeeping of one case structure (see the module docstring).
 
-    Built from the :class:`Skeleton` of the case's unanswered risk factors and coupled groups, and
-    ``scopes``: per answered evidence factor with coupled parents (factor order), those parents
-    (condition indices). Attributes (read by ``GroupedDraws.marginals``; D = draws, "grid" = the
-    shared unanswered risk factors in network order); from the skeleton:
+    Built from the :class:`Skeleton` of the case's unanswered shared risk factors and coupled
+    groups, ``scopes``: per answered evidence factor with coupled parents (factor order), those
+    parents (condition indices), and ``index``: :func:`group_index` of the case's unanswered risk
+    factors (kept as ``group_index``). Attributes (read by ``GroupedDraws.marginals``; D = draws,
+    "grid" = the shared unanswered risk factors in network order); from the skeleton:
 
-    - ``group_index``: per group (index template into its extended table, [(position, risk factor)]
-      answered positions to fill with the case's codes, its members);
     - ``weight``: (*grid cards, D) P(grid cell), read-only;
     - ``uncoupled``: per uncoupled group (group, number of its grid axes, its member axes, per member
       the member axes left after picking it, shape of a per-cell array placed on the grid);
@@ -191,8 +196,9 @@ class CasePlan:
     - ``two``: when two parts remain, their axes for the two-clique messages; else None.
     """
 
-    def __init__(self, skeleton: Skeleton, scopes: tuple[tuple[int, ...], ...]) -> None:
+    def __init__(self, skeleton: Skeleton, scopes: tuple[tuple[int, ...], ...], index: list) -> None:
         self.__dict__.update(skeleton.__dict__)
+        self.group_index = index
         if not self.coupled:
             return
         u, d, axis = self.u, self.full_shape[-1], self.axis
