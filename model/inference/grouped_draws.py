@@ -70,6 +70,7 @@ class GroupedDraws:
         # Each group's table with one more index on every private risk-factor axis (a risk factor
         # no other group uses): that risk factor summed out (weighted by its distribution). An
         # answered risk factor picks its state, an unanswered private one the extra index: a view.
+        # Axes: (2, ..., 2 (members), *risk factors (cards, +1 if private), D).
         self._extended = []
         for g in net.groups:
             table = g.table
@@ -81,7 +82,10 @@ class GroupedDraws:
                 shape[at], shape[-1] = probs.shape[0], self.draws
                 summed = (table * probs.reshape(shape)).sum(axis=at, keepdims=True)
                 table = np.concatenate([table, summed], axis=at)
-            table = np.ascontiguousarray(table)
+            nr = len(g.rf_axes)
+            # members first, then the risk factors, draws last: an elimination step then sums
+            # risk-factor axes next to the draws (einsum accumulates in cache, about twice as fast)
+            table = np.ascontiguousarray(np.moveaxis(table, list(range(nr)), list(range(table.ndim - 1 - nr, table.ndim - 1))))
             table.flags.writeable = False  # per-case views of it are never written
             self._extended.append(table)
         # Every answered evidence factor, split once: [factor][pattern] (pattern 0 = unanswered).
@@ -133,7 +137,9 @@ class GroupedDraws:
                 remaining.append(r)
             else:
                 index.append(net.rf_cards[r])  # the summed-out index
-        return self._extended[gi][tuple(index)], tuple(remaining)
+        size = len(g.members)
+        table = self._extended[gi][(slice(None),) * size + tuple(index)]
+        return np.moveaxis(table, list(range(size)), list(range(table.ndim - 1 - size, table.ndim - 1))), tuple(remaining)
 
     def plan(self, unanswered: tuple[bool, ...], scopes: tuple[tuple[int, ...], ...]) -> CasePlan:
         """The cached plan of a case structure: which risk factors are unanswered (n_rf,), and the
@@ -191,7 +197,7 @@ class GroupedDraws:
                 index[pos] = codes[r]
             table = self._extended[gi][tuple(index)]
             if lam and any(c in lam for c in members):
-                table = table * _odds_factors(lam, members, self._ones)
+                table = table * _odds_factors(lam, members, self._ones).reshape(plan.odds_shape[gi])
             tables.append(table)
 
         # Uncoupled groups in closed form over the grid of shared unanswered risk factors.
@@ -204,7 +210,7 @@ class GroupedDraws:
             if nr:
                 weight = weight * z.reshape(share_shape)
             for i, c in enumerate(net.groups[gi].members):
-                y = table[(slice(None),) * (nr + i) + (1,)]
+                y = table[(slice(None),) * i + (1,)]
                 if rest_axes[i]:
                     y = y.sum(axis=rest_axes[i])
                 share = np.divide(y, z, out=np.zeros_like(y), where=positive)

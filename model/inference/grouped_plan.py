@@ -35,7 +35,8 @@ def group_index(net: DrawNetwork, unanswered: tuple[bool, ...]) -> list[tuple[tu
                 template.append(slice(None))
             else:
                 template.append(net.rf_cards[r])  # the summed-out index
-        out.append((tuple(template), tuple(fill), g.members))
+        size = len(g.members)  # the extended tables keep the member axes first
+        out.append(((slice(None),) * size + tuple(template), tuple((size + pos, r) for pos, r in fill), g.members))
     return out
 
 
@@ -49,8 +50,9 @@ class Skeleton:
         d = net.draws
         groups = net.groups
         cards = net.rf_cards
-        # Each group's remaining (shared, unanswered) risk factors.
+        # Each group's remaining (shared, unanswered) risk factors; its table is (members, those, D).
         remaining = [tuple(r for r in g.rf_axes if unanswered[r] and net.rf_shared[r]) for g in groups]
+        self.odds_shape = [(*(2,) * len(g.members), *(1,) * len(rest), d) for g, rest in zip(groups, remaining, strict=True)]
         self.coupled = coupled
         coupled_set = set(coupled)
 
@@ -71,8 +73,8 @@ class Skeleton:
             if gi in coupled_set:
                 continue
             nr, size = len(remaining[gi]), len(g.members)
-            member_axes = tuple(range(nr, nr + size))
-            rest_axes = [tuple(range(nr, nr + size - 1))] * size
+            member_axes = tuple(range(size))
+            rest_axes = [tuple(range(size - 1))] * size
             self.uncoupled.append((gi, nr, member_axes, rest_axes, on_grid(remaining[gi])))
             if nr:
                 n_shares += size
@@ -107,32 +109,37 @@ class Skeleton:
         # A group that finishes no risk factor is a broadcast product, except just before one that
         # does: then ONE einsum multiplies both groups' tables into the prior and sums the finished
         # risk factors (no temporary of that product, the largest array of the elimination).
+        # Layouts: the prior (Y, members so far, live risk factors (sorted), Z), a group's table
+        # (its members, its risk factors (sorted), Z): the summed axes sit next to the draws.
         self.steps = []
         so_far: list[int] = []
         steps = list(order)
+
+        def labels(members_: list[int], rfs_: list[int]) -> str:
+            return "".join(member_letter[c] for c in members_) + "".join(rf_letter[r] for r in rfs_)
+
         for k, (gi, done) in enumerate(steps):
-            g_rfs = remaining[gi]
+            g_rfs = list(remaining[gi])
             g_members = list(groups[gi].members)
             size = len(g_members)
             intro = []
             for pos, r in enumerate(g_rfs):
                 if r not in live:
-                    shape = [1] * (len(g_rfs) + size + 1)
-                    shape[pos], shape[-1] = cards[r], d
+                    shape = [1] * (size + len(g_rfs) + 1)
+                    shape[size + pos], shape[-1] = cards[r], d
                     intro.append((r, tuple(shape)))
             before = sorted(set(live) | set(g_rfs))
             fuse_next = not done and k + 1 < len(steps) and bool(steps[k + 1][1])
             if done or fuse_next:
                 if not self.steps or self.steps[-1][0] != "pending":
-                    inputs = "Y" + "".join(rf_letter[r] for r in live) + "".join(member_letter[c] for c in so_far) + "Z"
-                    self.steps.append(("pending", [], inputs, []))
+                    self.steps.append(("pending", [], "Y" + labels(so_far, live) + "Z", []))
                 _, groups_in, inputs, held = self.steps[-1]
                 groups_in.append((gi, tuple(intro)))
                 held.append((g_rfs, g_members))
                 self.steps[-1] = ("pending", groups_in, inputs, held)
-            else:  # a broadcast product (both label orders agree: risk factors sorted, then members)
-                prior_shape = (n_ch, *(cards[r] if r in live else 1 for r in before), *(2,) * len(so_far), *(1,) * size, d)
-                table_shape = (1, *(cards[r] if r in g_rfs else 1 for r in before), *(1,) * len(so_far), *(2,) * size, d)
+            else:  # a broadcast product (both label orders agree: members, then risk factors sorted)
+                prior_shape = (n_ch, *(2,) * len(so_far), *(1,) * size, *(cards[r] if r in live else 1 for r in before), d)
+                table_shape = (1, *(1,) * len(so_far), *(2,) * size, *(cards[r] if r in g_rfs else 1 for r in before), d)
                 self.steps.append(("product", ((gi, tuple(intro)),), (prior_shape, table_shape)))
             live = [r for r in before if r not in done]
             so_far += g_members
@@ -143,10 +150,10 @@ class Skeleton:
                 ms = [c for _, g_members_ in held for c in g_members_]
                 shapes = None
                 if len(held) == 2:
-                    shapes = tuple((*(cards[r] if r in g_rfs_ else 1 for r in rfs),
-                                    *(2 if c in g_members_ else 1 for c in ms), d) for g_rfs_, g_members_ in held)
-                inputs += "," + "".join(rf_letter[r] for r in rfs) + "".join(member_letter[c] for c in ms) + "Z"
-                output = "Y" + "".join(rf_letter[r] for r in live) + "".join(member_letter[c] for c in so_far) + "Z"
+                    shapes = tuple((*(2 if c in g_members_ else 1 for c in ms),
+                                    *(cards[r] if r in g_rfs_ else 1 for r in rfs), d) for g_rfs_, g_members_ in held)
+                inputs += "," + labels(ms, rfs) + "Z"
+                output = "Y" + labels(so_far, live) + "Z"
                 self.steps[-1] = ("einsum", tuple(groups_in), (inputs + "->" + output, shapes))
         assert not live, "every crossed risk factor is summed"
         self.prior_final = (n_ch, *(2,) * u_dep, *(1,) * (u - u_dep), d)
