@@ -11,6 +11,7 @@ are multiplied and summed in which order.
 
 from __future__ import annotations
 
+import heapq
 from functools import lru_cache
 
 import numpy as np
@@ -349,13 +350,27 @@ def _merge_plan(masks: tuple[int, ...], u: int) -> list[tuple[int, tuple[int, ..
         else:
             merged.append((mask, [i]))
     full = (1 << u) - 1
-    while len(merged) > 1:
-        _, i, j = min(((a | b).bit_count(), i, j) for i, (a, _) in enumerate(merged)
-                      for j, (b, _) in enumerate(merged) if i < j)
-        if (merged[i][0] | merged[j][0]) == full:
+    scope = [mask for mask, _ in merged]
+    members = [part for _, part in merged]
+    alive = [True] * len(merged)
+    heap = [((scope[i] | scope[j]).bit_count(), i, j) for i in range(len(scope)) for j in range(i + 1, len(scope))]
+    heapq.heapify(heap)
+    while heap:
+        _, i, j = heapq.heappop(heap)
+        if not (alive[i] and alive[j]):
+            continue
+        union = scope[i] | scope[j]
+        if union == full:  # the smallest joint scope is everything: stop
             break
-        (a, x), (b, y) = merged[i], merged[j]
-        merged = [f for n, f in enumerate(merged) if n not in (i, j)] + [(a | b, x + y)]
+        alive[i] = alive[j] = False
+        new = len(scope)
+        for k in range(new):
+            if alive[k]:
+                heapq.heappush(heap, ((scope[k] | union).bit_count(), k, new))
+        scope.append(union)
+        members.append(members[i] + members[j])
+        alive.append(True)
+    merged = [(scope[k], members[k]) for k in range(len(scope)) if alive[k]]
     parts = [(mask, tuple(sorted(part, key=lambda i: -masks[i].bit_count()))) for mask, part in merged]
     return sorted(parts, key=lambda p: -p[0].bit_count())
 
