@@ -46,7 +46,7 @@ from .grouped_plan import CasePlan, Skeleton, group_index
 
 SEPARABLE_RTOL = 1e-12  # a parent whose present/absent ratio varies less than this is log-linear
 BITS_BY_PRODUCT = 7  # (m + 1) x 2**m x D under OpenBLAS's threading threshold
-PLAN_CACHE_SIZE = 4096  # case structures kept (a plan is a few kB; the mixes here show ~100-200)
+PLAN_CACHE_SIZE = 1024  # case structures kept (about 11 kB a plan with its share of skeletons)
 
 
 class GroupedDraws:

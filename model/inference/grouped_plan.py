@@ -334,7 +334,7 @@ def _cells_table(cards: tuple[int, ...]) -> list[float]:
     return table
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=2048)
 def _merge_plan(masks: tuple[int, ...], u: int) -> list[tuple[int, tuple[int, ...]]]:
     """Factors given by their scope bitmasks over the u axes, merged: a factor whose scope is
     inside another's is multiplied into the smallest such; then pairs with the smallest joint
@@ -375,7 +375,7 @@ def _merge_plan(masks: tuple[int, ...], u: int) -> list[tuple[int, tuple[int, ..
     return sorted(parts, key=lambda p: -p[0].bit_count())
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=2048)
 def _product_tree(masks: tuple[int, ...], factors: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[tuple[int, int, bool], ...]]:
     """How to multiply the factors of one part (scope bitmasks ``masks`` of the factor indices
     ``factors``) cheaply: repeatedly the two operands whose joint scope is smallest, so small scopes
