@@ -121,26 +121,6 @@ class GroupedDraws:
         table.flags.writeable = False
         return tuple(parents), table, separable
 
-    def group_table(self, gi: int, rf_codes: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
-        """A group's table with its answered risk factors picked and its unanswered private ones
-        summed: (*cards of the remaining (shared, unanswered) risk factors, 2, ..., 2, D) (a view),
-        and those risk factors."""
-        net = self.net
-        g = net.groups[gi]
-        index, remaining = [], []
-        for r in g.rf_axes:
-            code = int(rf_codes[r])
-            if code >= 0:
-                index.append(code)
-            elif net.rf_shared[r]:
-                index.append(slice(None))
-                remaining.append(r)
-            else:
-                index.append(net.rf_cards[r])  # the summed-out index
-        size = len(g.members)
-        table = self._extended[gi][(slice(None),) * size + tuple(index)]
-        return np.moveaxis(table, list(range(size)), list(range(table.ndim - 1 - size, table.ndim - 1))), tuple(remaining)
-
     def plan(self, unanswered: tuple[bool, ...], scopes: tuple[tuple[int, ...], ...]) -> CasePlan:
         """The cached plan of a case structure: which risk factors are unanswered (n_rf,), and the
         coupled parents of each answered evidence factor that has any (in factor order)."""
