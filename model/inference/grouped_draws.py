@@ -11,7 +11,8 @@ of that work is not needed, because of the network's shape (``model.inference.dr
   a noisy-OR finding answered in its second state, an inhibiting link) only re-weights that
   condition's odds. The rest of the table couples its remaining parents.
 - So only the groups with a coupled member are enumerated jointly (one array axis per member,
-  draws last); every other group sums in closed form.
+  draws last), with, when there are any, the groups that depend on an unanswered shared risk
+  factor (one prior factor for all of them); every other group sums in closed form.
 - An unanswered risk factor used by one group only is summed into that group's table (once, at
   construction, as an extra index of its axis). The shared ones form a small grid; those a
   coupled group uses ("crossed") are eliminated while the coupled groups that use them are
@@ -206,17 +207,9 @@ class GroupedDraws:
                 out[c] = (weight * share).reshape(-1, d).sum(axis=0)
             return _normalise(out, total, ok, [c for c, _ in shares])
 
-        # Channels over the crossed cells (shared risk factors a coupled group uses): 0 = the weight
-        # (P(cell) x the uncoupled groups' z), then one per uncoupled member that varies (its numerator).
-        if plan.lazy:
-            prior = self._ones.reshape(plan.prior_shape)
-        else:
-            summed = plan.summed
-            channels = [weight] + [weight * s for _, s in shares]
-            if summed:
-                channels = [ch.sum(axis=summed) for ch in channels]
-            prior = (channels[0] if len(channels) == 1 else np.stack(channels)).reshape(plan.prior_shape)
-        # Variable elimination over the crossed risk factors: (channels, *live cells, *dependent members, D).
+        assert not shares, "with a coupled group, every group on the grid is eliminated"
+        prior = self._ones.reshape(1, d)
+        # Variable elimination over the crossed risk factors: (1, *dependent members, *live cells, D).
         rf_probs = net.rf_probs_last
         for kind, groups, how in plan.steps:
             operands = []
@@ -232,36 +225,23 @@ class GroupedDraws:
                 prior = np.einsum(subscripts, prior, *operands)
             else:
                 prior = prior.reshape(how[0]) * operands[0].reshape(how[1])
-        prior = prior.reshape(plan.prior_final)  # (channels, members.., D)
+        prior = prior.reshape(plan.prior_final)  # on the u member axes + D
 
         # The likelihood and the independent groups' tables, merged in a greedy order.
         factors = [table.transpose(perm).reshape(shape) if perm else table.reshape(shape)
                    for table, (perm, shape) in zip(likelihood, plan.likelihood_place, strict=True)]
         for gi, shape in plan.independent_place:
             factors.append(tables[gi].reshape(shape))
-        if shares:
-            rest = _multiply(_run_merge(factors, plan.merge))
-            joint = rest * prior[0]
-            # numerators of the varying uncoupled members: their channel against the rest summed over
-            # the members outside the prior factor
-            if plan.independent_axes:
-                reduced = np.broadcast_to(rest, plan.full_shape).sum(axis=plan.independent_axes, keepdims=True)
-            else:
-                reduced = rest
-            numerators = (prior[1:] * reduced[None]).reshape(len(shares), -1, d).sum(axis=1)
-            for (c, _), numerator in zip(shares, numerators, strict=True):
-                out[c] = numerator
-        else:
-            factors.append(prior[0])
-            merged = _run_merge(factors, plan.merge)
-            if plan.two is not None:  # two scopes: pass messages between them, never build the full array
-                out[plan.members], total = _two_scope_marginals(merged, plan.two, plan.u, d)
-                return _normalise(out, total, ok, plan.members)
-            joint = _multiply(merged)
+        factors.append(prior)
+        merged = _run_merge(factors, plan.merge)
+        if plan.two is not None:  # two parts: pass messages between them, never build the full array
+            out[plan.members], total = _two_scope_marginals(merged, plan.two, plan.u, d)
+            return _normalise(out, total, ok, plan.members)
+        joint = merged[0]  # one part: the product of everything
         if joint.shape != plan.full_shape:
             joint = np.broadcast_to(joint, plan.full_shape)
         out[plan.members], total = _bit_sums(joint, plan.u, d)
-        return _normalise(out, total, ok, [c for c, _ in shares] + plan.members)
+        return _normalise(out, total, ok, plan.members)
 
 
 def _normalise(numerators: np.ndarray, total: np.ndarray, ok: np.ndarray | None, scaled: list[int]) -> np.ndarray:
@@ -301,20 +281,6 @@ def _run_merge(factors: list[np.ndarray], merge: list[tuple]) -> list[np.ndarray
             else:
                 ops.append(ops[i] * ops[j])
         out.append(ops[-1])
-    return out
-
-
-def _multiply(arrays: list[np.ndarray]) -> np.ndarray:
-    """The product of broadcastable arrays given largest first; in place once the running product
-    is a fresh array with the full broadcast shape."""
-    out = arrays[0]
-    fresh = False
-    for table in arrays[1:]:
-        if fresh and out.ndim == table.ndim and all(t == 1 or t == o for t, o in zip(table.shape, out.shape, strict=True)):
-            out *= table
-        else:
-            out = out * table
-            fresh = True
     return out
 
 

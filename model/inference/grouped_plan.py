@@ -54,6 +54,10 @@ class Skeleton:
         # Each group's remaining (shared, unanswered) risk factors; its table is (members, those, D).
         remaining = [tuple(r for r in g.rf_axes if unanswered[r] and net.rf_shared[r]) for g in groups]
         self.odds_shape = [(*(2,) * len(g.members), *(1,) * len(rest), d) for g, rest in zip(groups, remaining, strict=True)]
+        if coupled:
+            # An uncoupled group on the grid joins the elimination too (one more member axis of the
+            # prior factor, no likelihood on it): the cells then enter lazily, with one channel.
+            coupled = tuple(sorted(set(coupled) | {gi for gi in range(len(groups)) if remaining[gi]}))
         self.coupled = coupled
         coupled_set = set(coupled)
 
@@ -69,7 +73,6 @@ class Skeleton:
             return tuple(shape)
 
         self.uncoupled = []
-        n_shares = 0
         for gi, g in enumerate(groups):
             if gi in coupled_set:
                 continue
@@ -77,14 +80,10 @@ class Skeleton:
             member_axes = tuple(range(size))
             rest_axes = [tuple(range(size - 1))] * size
             self.uncoupled.append((gi, nr, member_axes, rest_axes, on_grid(remaining[gi])))
-            if nr:
-                n_shares += size
-        self.n_shares = n_shares
         if not coupled:
             return
 
         crossed = sorted({r for gi in coupled for r in remaining[gi]})
-        self.summed = tuple(spos[r] for r in shared if r not in crossed)
         dependent = [gi for gi in coupled if remaining[gi]]
         independent = [gi for gi in coupled if not remaining[gi]]
         order = _elimination_order(dependent, {gi: remaining[gi] for gi in dependent},
@@ -95,18 +94,14 @@ class Skeleton:
         u = self.u = len(members)
         self.axis = {c: i for i, c in enumerate(members)}
         u_dep = self.u_dep = sum(len(groups[gi].members) for gi, _ in order)
-        n_ch = 1 + n_shares
-        # Variable elimination over the crossed risk factors. Labels: Y the channels, a capital
-        # per risk factor, a small letter per member axis, Z the draws. Without varying uncoupled
-        # members the cell weight is the product of the risk factors' own distributions (the
-        # other risk factors sum to one), so each risk factor enters with the first group that
-        # uses it (its distribution multiplied into that group's table); otherwise every crossed
-        # cell is there from the start (the channels).
-        self.lazy = lazy = n_shares == 0
+        # Variable elimination over the crossed risk factors. Labels: Y a leading axis of 1, a
+        # capital per risk factor, a small letter per member axis, Z the draws. No uncoupled group
+        # is left on the grid, so the cell weight is the product of the risk factors' own
+        # distributions (the others sum to one): each risk factor enters with the first group that
+        # uses it (its distribution multiplied into that group's table).
         rf_letter = {r: chr(ord("A") + j) for j, r in enumerate(crossed)}
         member_letter = {c: chr(ord("a") + i) for c, i in self.axis.items()}
-        live = [] if lazy else list(crossed)
-        self.prior_shape = (1, d) if lazy else (n_ch, *(cards[r] for r in crossed), d)
+        live: list[int] = []
         # A group that finishes no risk factor is a broadcast product, except just before one that
         # does: then ONE einsum multiplies both groups' tables into the prior and sums the finished
         # risk factors (no temporary of that product, the largest array of the elimination).
@@ -139,7 +134,7 @@ class Skeleton:
                 held.append((g_rfs, g_members))
                 self.steps[-1] = ("pending", groups_in, inputs, held)
             else:  # a broadcast product (both label orders agree: members, then risk factors sorted)
-                prior_shape = (n_ch, *(2,) * len(so_far), *(1,) * size, *(cards[r] if r in live else 1 for r in before), d)
+                prior_shape = (1, *(2,) * len(so_far), *(1,) * size, *(cards[r] if r in live else 1 for r in before), d)
                 table_shape = (1, *(1,) * len(so_far), *(2,) * size, *(cards[r] if r in g_rfs else 1 for r in before), d)
                 self.steps.append(("product", ((gi, tuple(intro)),), (prior_shape, table_shape)))
             live = [r for r in before if r not in done]
@@ -157,9 +152,8 @@ class Skeleton:
                 output = "Y" + labels(so_far, live) + "Z"
                 self.steps[-1] = ("einsum", tuple(groups_in), (inputs + "->" + output, shapes))
         assert not live, "every crossed risk factor is summed"
-        self.prior_final = (n_ch, *(2,) * u_dep, *(1,) * (u - u_dep), d)
+        self.prior_final = (*(2,) * u_dep, *(1,) * (u - u_dep), d)
         self.full_shape = (2,) * u + (d,)
-        self.independent_axes = tuple(range(u_dep, u))
         self.independent_place = []
         self.independent_masks = []
         for gi in independent:
@@ -182,25 +176,25 @@ class CasePlan:
     - ``weight``: (*grid cards, D) P(grid cell), read-only;
     - ``uncoupled``: per uncoupled group (group, number of its grid axes, its member axes, per member
       the member axes left after picking it, shape of a per-cell array placed on the grid);
-    - ``coupled``: coupled groups; ``summed``: grid axes no coupled group uses;
-    - ``lazy`` / ``prior_shape`` / ``steps`` / ``prior_final``: the variable elimination over the
-      crossed risk factors (channels, *live cells, *dependent members, D): per step its kind
-      ("product": a broadcast product, with the prior's and the table's shapes; "einsum": one or
-      two groups multiplied in and the risk factors finished summed, with the subscripts and, for
-      two, the shapes that broadcast them into one table first) and the
-      groups it multiplies in, each with the risk factors entering with it (risk factor, shape
-      placing its distribution on the group's table);
+    - ``coupled``: coupled groups (when any group is, every group on the grid is too);
+    - ``steps`` / ``prior_final``: the variable elimination over the crossed risk factors (a
+      leading 1, *dependent members, *live cells, D): per step its kind ("product": a broadcast
+      product, with the prior's and the table's shapes; "einsum": one or two groups multiplied in
+      and the risk factors finished summed, with the subscripts and, for two, the shapes that
+      broadcast them into one table first) and the groups it multiplies in, each with the risk
+      factors entering with it (risk factor, shape placing its distribution on the group's
+      table); then the prior factor's shape on the u member axes + D;
     - ``independent_place``: (group, shape) placing each coupled group without a grid axis on the u
       member axes + D;
-    - ``members`` (u condition indices of the member axes), ``u``, ``full_shape`` ((2,) * u + (D,)),
-      ``independent_axes`` (the member axes outside the prior factor);
+    - ``members`` (u condition indices of the member axes), ``u``, ``u_dep`` (the first u_dep are
+      the dependent groups' members), ``full_shape`` ((2,) * u + (D,));
 
     and from the scopes:
 
     - ``likelihood_place``: (axis permutation or None, shape) placing each coupled likelihood table;
-    - ``merge``: the factors (likelihood, independent groups, then the prior unless there are
-      varying uncoupled members) merged into parts, largest scope first; each part's product as a
-      program (:func:`_product_tree`);
+    - ``merge``: the factors (likelihood, independent groups, then the prior) merged into parts,
+      largest scope first (more than two folded into the largest and the product of the rest);
+      each part's product as a program (:func:`_product_tree`);
     - ``two``: when two parts remain, their axes for the two-clique messages; else None.
     """
 
@@ -222,10 +216,9 @@ class CasePlan:
             self.likelihood_place.append((None if identity else (*perm, len(targets)), tuple(shape)))
             masks.append(sum(1 << t for t in targets))
         masks.extend(self.independent_masks)
-        if not self.n_shares:
-            masks.append((1 << self.u_dep) - 1)  # the prior factor over the dependent members
+        masks.append((1 << self.u_dep) - 1)  # the prior factor over the dependent members
         parts = _merge_plan(tuple(masks), u)
-        if not self.n_shares and len(parts) > 2:
+        if len(parts) > 2:
             # more than two parts: the largest, and the product of the others (the messages between
             # these two still never build the product of all, nor sum it axis by axis)
             rest = tuple(sorted((i for _, part in parts[1:] for i in part), key=lambda i: -masks[i].bit_count()))
@@ -235,7 +228,7 @@ class CasePlan:
             parts = [parts[0], (union, rest)]
         self.merge = [_product_tree(tuple(masks[i] for i in part), part) for _, part in parts]
         self.two = None
-        if not self.n_shares and len(parts) == 2:
+        if len(parts) == 2:
             self.two = _two_scope_plan(parts[0][0], parts[1][0], u, d)
 
 
