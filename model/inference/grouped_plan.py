@@ -382,13 +382,13 @@ def _product_tree(masks: tuple[int, ...], factors: tuple[int, ...]) -> tuple[tup
     made = [False] * len(masks)
     steps = []
     while len(live) > 1:
-        best = None
-        for n, i in enumerate(live):
-            for j in live[n + 1:]:
-                key = ((scope[i] | scope[j]).bit_count(), i, j)
-                if best is None or key < best:
-                    best = key
-        _, i, j = best
+        best, i, j = 1 << 30, -1, -1
+        for n, a in enumerate(live):  # ascending ids: the first minimum has the lowest (i, j)
+            scope_a = scope[a]
+            for b in live[n + 1:]:
+                joint = (scope_a | scope[b]).bit_count()
+                if joint < best:
+                    best, i, j = joint, a, b
         if scope[j].bit_count() > scope[i].bit_count() or (made[j] and not made[i]):
             i, j = j, i  # the larger (or the fresh) operand first
         union = scope[i] | scope[j]
