@@ -60,6 +60,7 @@ class Skeleton:
             coupled = tuple(sorted(set(coupled) | {gi for gi in range(len(groups)) if remaining[gi]}))
         self.coupled = coupled
         coupled_set = set(coupled)
+        self.placements: dict[tuple[int, ...], tuple] = {}  # CasePlan's likelihood placements by scope
 
         shared = sorted({r for rest in remaining for r in rest})
         ns = len(shared)
@@ -206,15 +207,20 @@ class CasePlan:
         u, d, axis = self.u, self.full_shape[-1], self.axis
         masks: list[int] = []
         self.likelihood_place = []
+        known = skeleton.placements  # by scope: the same for every case of this skeleton
         for scope in scopes:
-            targets = [axis[c] for c in scope]
-            perm = sorted(range(len(targets)), key=targets.__getitem__)
-            shape = [1] * u + [d]
-            for t in targets:
-                shape[t] = 2
-            identity = perm == list(range(len(targets)))
-            self.likelihood_place.append((None if identity else (*perm, len(targets)), tuple(shape)))
-            masks.append(sum(1 << t for t in targets))
+            hit = known.get(scope)
+            if hit is None:
+                targets = [axis[c] for c in scope]
+                perm = sorted(range(len(targets)), key=targets.__getitem__)
+                shape = [1] * u + [d]
+                for t in targets:
+                    shape[t] = 2
+                identity = perm == list(range(len(targets)))
+                hit = known[scope] = ((None if identity else (*perm, len(targets)), tuple(shape)),
+                                      sum(1 << t for t in targets))
+            self.likelihood_place.append(hit[0])
+            masks.append(hit[1])
         masks.extend(self.independent_masks)
         masks.append((1 << self.u_dep) - 1)  # the prior factor over the dependent members
         parts = _merge_plan(tuple(masks), u)
