@@ -5,7 +5,7 @@ need the opposite: one case, hundreds of parameter sets. Both methods here read 
 structure, :class:`model.inference.draw_network.DrawNetwork` (every table with a draw axis):
 
 - ``grouped`` (the default): ``model.inference.grouped_draws``, which enumerates only the
-  conditions the case's answers couple (1-3 ms a case here);
+  conditions the case's answers couple, planned once per case structure (about 1 ms a case here);
 - ``contraction``: the whole network contracted with ``opt_einsum`` along a cached plan (risk
   factors summed out, findings reduced to the case's answers), giving the joint over the
   conditions for every draw at once (10-40 ms). Kept as the independent reference (tested equal).

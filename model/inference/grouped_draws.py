@@ -11,18 +11,29 @@ of that work is not needed, because of the network's shape (``model.inference.dr
   a noisy-OR finding answered in its second state, an inhibiting link) only re-weights that
   condition's odds. The rest of the table couples its remaining parents.
 - So only the groups with a coupled member are enumerated jointly (one array axis per member,
-  draws last); every other group sums in closed form.
+  draws last), with, when there are any, the groups that depend on an unanswered shared risk
+  factor (one prior factor for all of them); every other group sums in closed form.
 - An unanswered risk factor used by one group only is summed into that group's table (once, at
   construction, as an extra index of its axis). The shared ones form a small grid; those a
-  coupled group uses ("crossed") are eliminated one by one while the coupled groups that use them
-  are multiplied in (variable elimination, greedy order), giving a prior factor over their members.
-- The likelihood tables and the prior factor are multiplied in a greedy order that merges small
-  scopes first, so only a few products touch the full array of coupled configurations; when two
-  scopes remain, messages between them (a two-clique junction tree) give the marginals without
-  that full array.
+  coupled group uses ("crossed") are eliminated while the coupled groups that use them are
+  multiplied in (variable elimination, greedy order), giving a prior factor over their members.
+  The risk factors are independent a priori, so each enters with the first group that uses it;
+  a step that finishes risk factors is one einsum (product and sum, no temporary of the product).
+- The likelihood tables and the prior factor are merged into parts (small scopes first); each
+  part is multiplied along a tree of smallest joint scopes, so only a few products touch the
+  large arrays. With two parts (more are folded into two), messages between them (a two-clique
+  junction tree) give the marginals without the array of all coupled configurations: each part
+  summed over its own axes, and contracted with the other's message (one einsum a side).
+- Everything that depends only on the case's *structure* (its unanswered risk factors and the
+  coupled scopes of its answers) is planned once and cached (``model.inference.grouped_plan``);
+  every (factor, answer pattern) split is computed at construction. A case runs only the array
+  arithmetic: about a millisecond on the bench mixes, against 2-3 ms before the plans.
+- No multi-threaded BLAS call: the last sums over configurations use a product with a small 0/1
+  matrix (under OpenBLAS's threading threshold); threads on arrays this small only wait.
 
 Everything is exact (products and sums of non-negative numbers, no expansion with signs, nothing
-pruned), vectorised over the draws; tested against the general contraction and against pgmpy.
+pruned), vectorised over the draws; tested against the general contraction and against pgmpy
+(``tests/model/test_grouped_draws.py``, ``tests/model/test_engine_exact.py``).
 """
 
 from __future__ import annotations
@@ -30,23 +41,37 @@ from __future__ import annotations
 from functools import cache
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from .draw_network import DrawNetwork
+from .grouped_plan import CasePlan, Skeleton, group_index
 
 SEPARABLE_RTOL = 1e-12  # a parent whose present/absent ratio varies less than this is log-linear
+BITS_BY_PRODUCT = 7  # (m + 1) x 2**m x D under OpenBLAS's threading threshold
+PLAN_CACHE_SIZE = 1024  # case structures kept (about 11 kB a plan with its share of skeletons)
 
 
 class GroupedDraws:
-    """Exact posteriors for one case under every draw of a :class:`DrawNetwork`."""
+    """Exact posteriors for one case under every draw of a :class:`DrawNetwork`.
+
+    Everything that depends only on a case's *structure* (which risk factors are unanswered, the
+    coupled scopes of its answers) is planned once (:class:`model.inference.grouped_plan.CasePlan`,
+    cached by that structure): per case only the array arithmetic runs.
+    """
 
     def __init__(self, net: DrawNetwork) -> None:
         self.net = net
         self.draws = net.draws
-        self._splits: dict[tuple[int, int], tuple] = {}
+        self._ones = np.ones(self.draws)
+        self._plans: dict[tuple, CasePlan] = {}
+        self._skeletons: dict[tuple, Skeleton] = {}
+        self._weights: dict[tuple[int, ...], np.ndarray] = {}  # grid weights by shared risk factors
+        self._group_of = [int(g) for g in net.group_of]
+        self._shared = [bool(s) for s in net.rf_shared]
+        self._indices: dict[tuple[bool, ...], list] = {}  # group_index by unanswered risk factors (2**n_rf at most)
         # Each group's table with one more index on every private risk-factor axis (a risk factor
         # no other group uses): that risk factor summed out (weighted by its distribution). An
         # answered risk factor picks its state, an unanswered private one the extra index: a view.
+        # Axes: (2, ..., 2 (members), *risk factors (cards, +1 if private), D).
         self._extended = []
         for g in net.groups:
             table = g.table
@@ -58,18 +83,25 @@ class GroupedDraws:
                 shape[at], shape[-1] = probs.shape[0], self.draws
                 summed = (table * probs.reshape(shape)).sum(axis=at, keepdims=True)
                 table = np.concatenate([table, summed], axis=at)
-            self._extended.append(np.ascontiguousarray(table))
+            nr = len(g.rf_axes)
+            # members first, then the risk factors, draws last: an elimination step then sums
+            # risk-factor axes next to the draws (einsum accumulates in cache, about twice as fast)
+            table = np.ascontiguousarray(np.moveaxis(table, list(range(nr)), list(range(table.ndim - 1 - nr, table.ndim - 1))))
+            table.flags.writeable = False  # per-case views of it are never written
+            self._extended.append(table)
+        # Every answered evidence factor, split once: [factor][pattern] (pattern 0 = unanswered).
+        self._split_list = [[None] + [self._split(fi, p) for p in range(1, f.n_patterns)]
+                            for fi, f in enumerate(net.factors)]
 
     # ------------------------------------------------------------------ cached pieces
     def split(self, fi: int, pattern: int) -> tuple[tuple[int, ...], np.ndarray, list[tuple[int, np.ndarray]]]:
         """An answered evidence factor as (coupled parents (condition indices), their table
         (2, ..., 2, D) with axis j <-> coupled parent j, index 1 = present, and per log-linear
         parent (condition, (D,) ratio present/absent)). With no coupled parent the table is (D,).
-        Cached per (factor, pattern)."""
-        key = (fi, pattern)
-        hit = self._splits.get(key)
-        if hit is not None:
-            return hit
+        Computed for every (factor, pattern >= 1) at construction."""
+        return self._split_list[fi][pattern]
+
+    def _split(self, fi: int, pattern: int) -> tuple[tuple[int, ...], np.ndarray, list[tuple[int, np.ndarray]]]:
         net = self.net
         parents = list(net.factor_parents[fi])
         d = self.draws
@@ -86,27 +118,31 @@ class GroupedDraws:
                 separable.append((c, np.ascontiguousarray(ratio[0])))
                 table = off
                 parents.remove(c)
-        hit = (tuple(parents), np.ascontiguousarray(table), separable)
-        self._splits[key] = hit
-        return hit
+        table = np.ascontiguousarray(table)
+        table.flags.writeable = False
+        return tuple(parents), table, separable
 
-    def group_table(self, gi: int, rf_codes: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
-        """A group's table with its answered risk factors picked and its unanswered private ones
-        summed: (*cards of the remaining (shared, unanswered) risk factors, 2, ..., 2, D) (a view),
-        and those risk factors."""
-        net = self.net
-        g = net.groups[gi]
-        index, remaining = [], []
-        for r in g.rf_axes:
-            code = int(rf_codes[r])
-            if code >= 0:
-                index.append(code)
-            elif net.rf_shared[r]:
-                index.append(slice(None))
-                remaining.append(r)
-            else:
-                index.append(net.rf_cards[r])  # the summed-out index
-        return self._extended[gi][tuple(index)], tuple(remaining)
+    def plan(self, unanswered: tuple[bool, ...], scopes: tuple[tuple[int, ...], ...]) -> CasePlan:
+        """The cached plan of a case structure: which risk factors are unanswered (n_rf,), and the
+        coupled parents of each answered evidence factor that has any (in factor order)."""
+        key = (unanswered, scopes)
+        plan = self._plans.get(key)
+        if plan is None:
+            if len(self._plans) >= PLAN_CACHE_SIZE:
+                self._plans.clear()
+            coupled = tuple(sorted({self._group_of[c] for scope in scopes for c in scope}))
+            shared_unanswered = tuple(u and s for u, s in zip(unanswered, self._shared, strict=True))
+            skey = (shared_unanswered, coupled)
+            skeleton = self._skeletons.get(skey)
+            if skeleton is None:
+                if len(self._skeletons) >= PLAN_CACHE_SIZE:
+                    self._skeletons.clear()
+                skeleton = self._skeletons[skey] = Skeleton(self.net, shared_unanswered, coupled, self._weights)
+            index = self._indices.get(unanswered)
+            if index is None:
+                index = self._indices[unanswered] = group_index(self.net, unanswered)
+            plan = self._plans[key] = CasePlan(skeleton, scopes, index)
+        return plan
 
     # ------------------------------------------------------------------ one case
     def marginals(self, rf_codes: np.ndarray, finding_codes: np.ndarray) -> np.ndarray:
@@ -114,129 +150,107 @@ class GroupedDraws:
         impossible under that draw). ``rf_codes`` (n_rf,), ``finding_codes`` (n_findings,): state
         indices in the network's order, -1 = unanswered (``DrawNetwork.codes``)."""
         net, d = self.net, self.draws
-        k = len(net.conditions)
-        rf_codes = np.asarray(rf_codes, dtype=np.int64)
-        patterns = net.patterns(finding_codes)
-        lam = np.ones((k, d))  # per condition: the product of the log-linear answers' ratios
-        const = np.ones(d)  # factors shared by every configuration: only matter when 0
-        likelihood: list[tuple[tuple[int, ...], np.ndarray]] = []
-        coupled_conditions: set[int] = set()
-        reweighted: set[int] = set()
-        for fi in np.flatnonzero(patterns).tolist():
-            parents, table, separable = self.split(fi, int(patterns[fi]))
+        codes = np.asarray(rf_codes, dtype=np.int64).tolist()
+        patterns = ((np.asarray(finding_codes, dtype=np.int64) + 1) @ net.pattern_weight).tolist()
+        lam: dict[int, np.ndarray] = {}  # per condition: the product of the log-linear answers' ratios
+        const = None  # factors shared by every configuration: only matter when 0
+        scopes, likelihood = [], []
+        for splits, pattern in zip(self._split_list, patterns, strict=True):
+            if not pattern:
+                continue
+            parents, table, separable = splits[pattern]
             for c, ratio in separable:
-                lam[c] *= ratio
-                reweighted.add(c)
+                have = lam.get(c)
+                lam[c] = ratio if have is None else have * ratio
             if parents:
-                likelihood.append((parents, table))
-                coupled_conditions.update(parents)
+                scopes.append(parents)
+                likelihood.append(table)
             else:
-                const = const * table
-        coupled = sorted({int(net.group_of[c]) for c in coupled_conditions})
-        tables = {}  # group -> (table with lam applied, its shared unanswered risk factors)
-        for gi, g in enumerate(net.groups):
-            table, rfs = self.group_table(gi, rf_codes)
-            if reweighted.intersection(g.members):
-                table = table * _odds_factors(lam, g.members, d)
-            tables[gi] = (table, rfs)
-        out = np.empty((k, d))
+                const = table if const is None else const * table
+        plan = self.plan(tuple(c < 0 for c in codes), tuple(scopes))
+        ok = None if const is None else const > 0  # False: impossible under that draw
+        out = np.empty((len(net.conditions), d))
+
+        tables = []  # per group: its table with the answers picked and lam applied
+        for gi, (template, fill, members) in enumerate(plan.group_index):
+            index = list(template)
+            for pos, r in fill:
+                index[pos] = codes[r]
+            table = self._extended[gi][tuple(index)]
+            if lam and any(c in lam for c in members):
+                table = table * _odds_factors(lam, members, self._ones).reshape(plan.odds_shape[gi])
+            tables.append(table)
 
         # Uncoupled groups in closed form over the grid of shared unanswered risk factors.
-        shared = sorted({r for gi in tables for r in tables[gi][1]})
-        ns = len(shared)
-        spos = {r: i for i, r in enumerate(shared)}
-        weight = np.ones((1,) * ns + (d,))
-        for r in shared:
-            weight = weight * _place(net.rf_probs_last[r], [spos[r]], ns)
+        weight = plan.weight
         shares: list[tuple[int, np.ndarray]] = []  # uncoupled members whose share varies over the grid
-        coupled_set = set(coupled)
-        for gi, g in enumerate(net.groups):
-            if gi in coupled_set:
-                continue
-            table, rfs = tables[gi]
-            nr, size = len(rfs), len(g.members)
-            member_axes = tuple(range(nr, nr + size))
-            z = table.sum(axis=member_axes)
+        for gi, nr, member_axes, rest_axes, share_shape in plan.uncoupled:
+            table = tables[gi]
+            z = table.sum(axis=member_axes) if member_axes else table
+            positive = z > 0
             if nr:
-                weight = weight * _place(z, [spos[r] for r in rfs], ns)
-            for i, c in enumerate(g.members):
-                y = np.take(table, 1, axis=nr + i).sum(axis=tuple(range(nr, nr + size - 1)))
-                share = np.divide(y, z, out=np.zeros_like(y), where=z > 0)
+                weight = weight * z.reshape(share_shape)
+            for i, c in enumerate(net.groups[gi].members):
+                y = table[(slice(None),) * i + (1,)]
+                if rest_axes[i]:
+                    y = y.sum(axis=rest_axes[i])
+                share = np.divide(y, z, out=np.zeros_like(y), where=positive)
                 if nr:
-                    shares.append((c, _place(share, [spos[r] for r in rfs], ns)))
+                    shares.append((c, share.reshape(share_shape)))
                 else:
                     out[c] = share  # the same in every cell: exactly its marginal
-                    const = const * (z > 0)
-        grid_axes = tuple(range(ns))
-        if not coupled:
-            total = weight.sum(axis=grid_axes) if ns else weight.reshape(d)
+            if not nr:
+                ok = positive if ok is None else ok & positive
+        if not plan.coupled:
+            total = weight.reshape(-1, d).sum(axis=0)
             for c, share in shares:
-                out[c] = (weight * share).sum(axis=grid_axes)
-            return _normalise(out, total, const, [c for c, _ in shares])
+                out[c] = (weight * share).reshape(-1, d).sum(axis=0)
+            return _normalise(out, total, ok, [c for c, _ in shares])
 
-        # Channels over the crossed cells (shared risk factors a coupled group uses): 0 = the weight
-        # (P(cell) x the uncoupled groups' z), then one per uncoupled member that varies (its numerator).
-        crossed = sorted({r for gi in coupled for r in tables[gi][1]})
-        summed = tuple(spos[r] for r in shared if r not in crossed)
-        channels = np.stack([weight.sum(axis=summed)] + [(weight * s).sum(axis=summed) for _, s in shares])
-        dependent = [gi for gi in coupled if tables[gi][1]]
-        independent = [gi for gi in coupled if not tables[gi][1]]
-        order = _elimination_order(dependent, {gi: tables[gi][1] for gi in dependent},
-                                   {gi: len(net.groups[gi].members) for gi in dependent}, net.rf_cards)
-        # Axes of the coupled configurations: the dependent groups' members in elimination order, then the rest.
-        members = [c for gi, _ in order for c in net.groups[gi].members] + \
-                  [c for gi in independent for c in net.groups[gi].members]
-        u = len(members)
-        axis = {c: i for i, c in enumerate(members)}
-        u_dep = sum(len(net.groups[gi].members) for gi, _ in order)
-        # Variable elimination over the crossed risk factors: (channels, *crossed cells, *dependent members, D).
-        nc = len(crossed)
-        cpos = {r: i for i, r in enumerate(crossed)}
-        prior = channels.reshape(channels.shape[0], *channels.shape[1:-1], *(1,) * u_dep, d)
-        for gi, done in order:
-            table, rfs = tables[gi]
-            placed = _place(table, [1 + cpos[r] for r in rfs] + [1 + nc + axis[c] for c in net.groups[gi].members],
-                            1 + nc + u_dep)
-            prior = prior * placed
-            if done:
-                prior = prior.sum(axis=tuple(1 + cpos[r] for r in done), keepdims=True)
-        prior = prior.reshape(prior.shape[0], *prior.shape[1 + nc:-1], *(1,) * (u - u_dep), d)  # (channels, members.., D)
+        assert not shares, "with a coupled group, every group on the grid is eliminated"
+        prior = self._ones.reshape(1, d)
+        # Variable elimination over the crossed risk factors: (1, *dependent members, *live cells, D).
+        rf_probs = net.rf_probs_last
+        for kind, groups, how in plan.steps:
+            operands = []
+            for gi, intro in groups:
+                table = tables[gi]
+                for r, shape in intro:
+                    table = table * rf_probs[r].reshape(shape)
+                operands.append(table)
+            if kind == "einsum":
+                subscripts, shapes = how
+                if shapes is not None:
+                    operands = [operands[0].reshape(shapes[0]) * operands[1].reshape(shapes[1])]
+                prior = np.einsum(subscripts, prior, *operands)
+            else:
+                prior = prior.reshape(how[0]) * operands[0].reshape(how[1])
+        prior = prior.reshape(plan.prior_final)  # on the u member axes + D
 
         # The likelihood and the independent groups' tables, merged in a greedy order.
-        factors = [(sum(1 << axis[c] for c in parents), _place(table, [axis[c] for c in parents], u))
-                   for parents, table in likelihood]
-        for gi in independent:
-            table, _ = tables[gi]
-            factors.append((sum(1 << axis[c] for c in net.groups[gi].members),
-                            _place(table, [axis[c] for c in net.groups[gi].members], u)))
-        dep_mask = (1 << u_dep) - 1
-        if shares:
-            rest = _product(factors, u)
-            joint = rest * prior[0]
-            # numerators of the varying uncoupled members: their channel against the rest summed over
-            # the members outside the prior factor
-            reduced = np.broadcast_to(rest, (2,) * u + (d,)).sum(axis=tuple(range(u_dep, u)), keepdims=True) \
-                if u > u_dep else rest
-            numerators = (prior[1:] * reduced[None]).reshape(len(shares), -1, d).sum(axis=1)
-            for (c, _), numerator in zip(shares, numerators, strict=True):
-                out[c] = numerator
-        else:
-            merged = _merge(factors + [(dep_mask, prior[0])], u)
-            if len(merged) == 2:  # two scopes: pass messages between them, never build the full array
-                out[members], total = _two_scope_marginals(merged, u)
-                return _normalise(out, total, const, members)
-            joint = _multiply(merged)
-        joint = np.broadcast_to(joint, (2,) * u + (d,)).reshape(2**u, d)
-        total = joint.sum(axis=0)
-        out[members] = _member_bits(u) @ joint
-        return _normalise(out, total, const, [c for c, _ in shares] + members)
+        factors = [table.transpose(perm).reshape(shape) if perm else table.reshape(shape)
+                   for table, (perm, shape) in zip(likelihood, plan.likelihood_place, strict=True)]
+        for gi, shape in plan.independent_place:
+            factors.append(tables[gi].reshape(shape))
+        factors.append(prior)
+        merged = _run_merge(factors, plan.merge)
+        if plan.two is not None:  # two parts: pass messages between them, never build the full array
+            out[plan.members], total = _two_scope_marginals(merged, plan.two, plan.u, d)
+            return _normalise(out, total, ok, plan.members)
+        joint = merged[0]  # one part: the product of everything
+        if joint.shape != plan.full_shape:
+            joint = np.broadcast_to(joint, plan.full_shape)
+        out[plan.members], total = _bit_sums(joint, plan.u, d)
+        return _normalise(out, total, ok, plan.members)
 
 
-def _normalise(numerators: np.ndarray, total: np.ndarray, const: np.ndarray, scaled: list[int]) -> np.ndarray:
+def _normalise(numerators: np.ndarray, total: np.ndarray, ok: np.ndarray | None, scaled: list[int]) -> np.ndarray:
     """(D, K): the rows ``scaled`` of ``numerators`` (K, D) over the total (the other rows are
-    already marginals); NaN for draws under which the evidence is impossible (the total is 0, or a
-    factor shared by every configuration is, which otherwise cancels)."""
-    possible = (total > 0) & (const > 0)
+    already marginals); NaN for draws under which the evidence is impossible (the total is 0, or
+    ``ok`` (D,), a factor shared by every configuration being positive, is False)."""
+    possible = total > 0
+    if ok is not None:
+        possible &= ok
     if scaled:
         numerators[scaled] = numerators[scaled] / np.where(possible, total, 1.0)
     out = numerators.T.copy()
@@ -244,113 +258,75 @@ def _normalise(numerators: np.ndarray, total: np.ndarray, const: np.ndarray, sca
     return out
 
 
-def _place(table: np.ndarray, axes: list[int], n: int) -> np.ndarray:
-    """A view of ``table`` (a_0, ..., a_m, D), contiguous, as an array of n + 1 dimensions whose
-    axis ``axes[j]`` is the table's axis j and every other axis has length 1 (for broadcasting).
-    No copy."""
-    shape = [1] * n + [table.shape[-1]]
-    strides = [0] * n + [table.strides[-1]]
-    for j, a in enumerate(axes):
-        shape[a] = table.shape[j]
-        strides[a] = table.strides[j]
-    return as_strided(table, shape=shape, strides=strides, writeable=False)
-
-
-def _odds_factors(lam: np.ndarray, members: tuple[int, ...], d: int) -> np.ndarray:
+def _odds_factors(lam: dict[int, np.ndarray], members: tuple[int, ...], ones: np.ndarray) -> np.ndarray:
     """(2, ..., 2, D): per member configuration (axis i <-> member i, index 1 = present), the
-    product of the present members' likelihood ratios ``lam`` (K, D)."""
-    out = np.stack([np.ones(d), lam[members[0]]])
+    product of the present members' likelihood ratios ``lam`` (condition -> (D,); missing = 1)."""
+    d = ones.shape[0]
+    out = np.concatenate((ones, lam.get(members[0], ones))).reshape(2, d)
     for c in members[1:]:  # each new member's axis goes just before the draws
-        out = np.stack([out, out * lam[c]], axis=-2)
+        out = np.stack([out, out * lam.get(c, ones)], axis=-2)
     return out
 
 
-def _elimination_order(dependent: list[int], rfs: dict[int, tuple[int, ...]], sizes: dict[int, int],
-                       cards: list[int]) -> list[tuple[int, tuple[int, ...]]]:
-    """The dependent groups in a greedy order that keeps the (cells x configurations) array small,
-    each with the crossed risk factors that can be summed right after it (no group still to come
-    uses them)."""
-    left = list(dependent)
-    live = {r for gi in dependent for r in rfs[gi]}
-    width, order = 0, []
-    while left:
-        costs = []
-        for gi in left:  # cells x configurations once gi is in and the risk factors it finishes are summed
-            kept = [r for r in live if any(r in rfs[g] for g in left if g != gi)]
-            costs.append((float(np.prod([cards[r] for r in kept])) * 2.0 ** (width + sizes[gi]), gi))
-        gi = min(costs)[1]
-        left.remove(gi)
-        width += sizes[gi]
-        done = tuple(sorted(r for r in live if not any(r in rfs[g] for g in left)))
-        live -= set(done)
-        order.append((gi, done))
-    return order
-
-
-def _product(factors: list[tuple[int, np.ndarray]], u: int) -> np.ndarray:
-    """The product of factors given as (scope bitmask over the u axes, broadcastable array)."""
-    return _multiply(_merge(factors, u))
-
-
-def _multiply(merged: list[tuple[int, np.ndarray]]) -> np.ndarray:
-    """The product of merged factors, largest scope first."""
-    merged = sorted(merged, key=lambda f: -f[0].bit_count())
-    out = merged[0][1]
-    for _, table in merged[1:]:
-        out = out * table
+def _run_merge(factors: list[np.ndarray], merge: list[tuple]) -> list[np.ndarray]:
+    """The merged factors of a plan: each the product of its factors, along the part's program
+    (``model.inference.grouped_plan._product_tree``)."""
+    out = []
+    for indices, steps in merge:
+        ops = [factors[i] for i in indices]
+        for i, j, in_place in steps:
+            if in_place:
+                ops[i] *= ops[j]
+                ops.append(ops[i])
+            else:
+                ops.append(ops[i] * ops[j])
+        out.append(ops[-1])
     return out
 
 
-def _two_scope_marginals(merged: list[tuple[int, np.ndarray]], u: int) -> tuple[np.ndarray, np.ndarray]:
-    """(u, D) sums of the product of two factors with each axis present, and (D,) its total, from
-    the two factors and their messages over the shared axes (a two-clique junction tree): each
-    factor times the other summed over its own axes."""
-    (a_mask, a), (b_mask, b) = merged
-    axes = range(u)
-    only_a = tuple(i for i in axes if a_mask >> i & 1 and not b_mask >> i & 1)
-    only_b = tuple(i for i in axes if b_mask >> i & 1 and not a_mask >> i & 1)
-    belief_a = a * b.sum(axis=only_b, keepdims=True)  # scope of a
-    belief_b = b * a.sum(axis=only_a, keepdims=True)  # scope of b
-    d = a.shape[-1]
+def _two_scope_marginals(merged: list[np.ndarray], two: tuple, u: int, d: int) -> tuple[np.ndarray, np.ndarray]:
+    """(u, D) sums of the product of two factors a, b with each axis present, and (D,) its total,
+    from the factors and their messages over the shared axes S (a two-clique junction tree),
+    never building the product: with a_S, b_S each factor summed over its own axes, the S rows
+    and the total come from a_S * b_S, an a-only row from a contracted with b_S (one einsum),
+    a b-only row likewise. ``two``: the plan's axes (``grouped_plan._two_scope_plan``)."""
+    a_shape, b_shape, a_own, b_own, a_sub, b_sub, shared, only_a, only_b = two
+    a = merged[0].reshape(a_shape)
+    b = merged[1].reshape(b_shape)
+    a_s = a.sum(axis=a_own) if a_own else a
+    b_s = b.sum(axis=b_own) if b_own else b
     out = np.empty((u, d))
-    in_a = [i for i in axes if a_mask >> i & 1]
-    flat_a = np.ascontiguousarray(belief_a).reshape(-1, d)
-    out[in_a] = _member_bits(len(in_a)) @ flat_a
-    total = flat_a.sum(axis=0)
+    rows, total = _bit_sums(a_s * b_s, len(shared), d)
+    out[shared] = rows
+    if only_a:
+        out[only_a], _ = _bit_sums(np.einsum(a_sub, a, b_s), len(only_a), d)
     if only_b:
-        in_b = [i for i in axes if b_mask >> i & 1]
-        rows = _member_bits(len(in_b)) @ np.ascontiguousarray(belief_b).reshape(-1, d)
-        for row, i in zip(rows, in_b, strict=True):
-            if i in only_b:
-                out[i] = row
+        out[only_b], _ = _bit_sums(np.einsum(b_sub, b, a_s), len(only_b), d)
     return out, total
 
 
-def _merge(factors: list[tuple[int, np.ndarray]], u: int) -> list[tuple[int, np.ndarray]]:
-    """Factors given as (scope bitmask over the u axes, broadcastable array), merged: a factor
-    whose scope is inside another's is multiplied into the smallest such; then pairs with the
-    smallest joint scope are merged while that scope is smaller than all u axes."""
-    factors = sorted(factors, key=lambda f: f[0].bit_count())
-    merged: list[tuple[int, np.ndarray]] = []
-    for mask, table in reversed(factors):  # largest scopes first: the others fold into the smallest that holds them
-        inside = [i for i, (have, _) in enumerate(merged) if mask & have == mask]
-        if inside:
-            i = inside[-1]
-            merged[i] = (merged[i][0], merged[i][1] * table)
-        else:
-            merged.append((mask, table))
-    full = (1 << u) - 1
-    while len(merged) > 1:
-        size, i, j = min(((a | b).bit_count(), i, j) for i, (a, _) in enumerate(merged)
-                         for j, (b, _) in enumerate(merged) if i < j)
-        if (merged[i][0] | merged[j][0]) == full:
-            break
-        (a, x), (b, y) = merged[i], merged[j]
-        merged = [f for n, f in enumerate(merged) if n not in (i, j)] + [(a | b, x * y)]
-    return merged
+def _bit_sums(joint: np.ndarray, m: int, d: int) -> tuple[np.ndarray, np.ndarray]:
+    """(m, D) the sums of ``joint`` (an array of m axes of 2 (after dropping axes of 1) and D last)
+    over the configurations with axis i at index 1, and (D,) its total. Down to 2**BITS_BY_PRODUCT
+    configurations axis by axis (the index-1 half summed, then the two halves added), the rest as
+    one product with the 0/1 configuration bits: a matrix that small stays on one BLAS thread
+    (a threaded product of these sizes waits on its threads, badly on a busy machine)."""
+    rows = np.empty((m, d))
+    flat = np.ascontiguousarray(joint).reshape(-1, d)
+    i = 0
+    while m - i > BITS_BY_PRODUCT:
+        half = flat.reshape(2, -1, d)
+        np.sum(half[1], axis=0, out=rows[i])
+        flat = np.add(half[0], half[1])
+        i += 1
+    sums = _bits_and_ones(m - i) @ flat
+    rows[i:] = sums[:-1]
+    return rows, sums[-1]
 
 
 @cache
-def _member_bits(u: int) -> np.ndarray:
-    """(u, 2**u) 1.0 where member axis i is present in config x; C order, so axis 0 is the top bit."""
-    return ((np.arange(2**u)[None, :] >> np.arange(u - 1, -1, -1)[:, None]) & 1).astype(float)
+def _bits_and_ones(m: int) -> np.ndarray:
+    """(m + 1, 2**m): row i is 1.0 where axis i is at index 1 in configuration x (C order, so axis
+    0 is the top bit); the last row is all ones."""
+    bits = (np.arange(2**m)[None, :] >> np.arange(m - 1, -1, -1)[:, None]) & 1
+    return np.vstack([bits, np.ones((1, 2**m), dtype=bits.dtype)]).astype(float)

@@ -248,10 +248,11 @@ class Reasoner:
         lo, hi = _percentiles(draws, [tail, 100 - tail])
         lo, hi = np.minimum(lo, point), np.maximum(hi, point)
         conds = self.model.conditions
-        intervals = {c: (float(lo[j]), float(hi[j])) for j, c in enumerate(conds)}
+        intervals = dict(zip(conds, zip(lo.tolist(), hi.tolist(), strict=True), strict=True))
         order = np.argsort(-point, kind="stable")
-        top = [int(i) for i in order[:2]]
-        swap = float(np.mean(draws[:, top[1]] > draws[:, top[0]])) if len(top) == 2 else 0.0
+        top = order[:2].tolist()
+        # the share of draws in which the second condition is above the first (NaN rows count as not)
+        swap = np.count_nonzero(draws[:, top[1]] > draws[:, top[0]]) / draws.shape[0] if len(top) == 2 else 0.0
         info = {
             "interval_level": self.settings.interval_level,
             "draws": int(draws.shape[0]),
