@@ -2,7 +2,7 @@
 
 The main engine is compiled for one parameter set and many cases. Intervals and sensitivity
 need the opposite: one case, hundreds of parameter sets. Both methods here read one compiled
-structure, :class:`model.inference.draw_network.DrawNetwork` (every table with a draw axis):
+structure, :class:`model.inference.compiled.CompiledNetwork` (every table with a draw axis):
 
 - ``grouped`` (the default): ``model.inference.grouped_draws``, which enumerates only the
   conditions the case's answers couple, planned once per case structure (about 1 ms a case here);
@@ -20,7 +20,7 @@ import opt_einsum as oe
 
 from ..parameters import Parameters
 from ..priors import Priors
-from .draw_network import DrawNetwork
+from .compiled import CompiledNetwork
 from .grouped_draws import GroupedDraws
 
 METHODS = ("auto", "grouped", "contraction")
@@ -35,7 +35,7 @@ class DrawEngine:
 
     def __init__(self, priors: Priors, params: Parameters, dtype: type = np.float64) -> None:
         self.priors = priors
-        self.network = net = DrawNetwork.from_parameters(priors, params)
+        self.network = net = CompiledNetwork.from_parameters(priors, params)
         self.draws = net.draws
         self.conditions = net.conditions
         self.dtype = dtype

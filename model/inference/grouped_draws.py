@@ -2,7 +2,7 @@
 
 Why: intervals re-score each case under a few hundred parameter sets. A general contraction over
 all ``2**K`` condition configurations and every unanswered risk factor costs 10-40 ms a case; most
-of that work is not needed, because of the network's shape (``model.inference.draw_network``):
+of that work is not needed, because of the network's shape (``model.inference.compiled``):
 
 - Given the risk factors, the conditions are independent, except within ``caused_by`` groups
   (fai -> labral_tear), which are handled as one variable.
@@ -42,7 +42,7 @@ from functools import cache
 
 import numpy as np
 
-from .draw_network import DrawNetwork
+from .compiled import CompiledNetwork
 from .grouped_plan import CasePlan, Skeleton, group_index
 
 SEPARABLE_RTOL = 1e-12  # a parent whose present/absent ratio varies less than this is log-linear
@@ -51,14 +51,14 @@ PLAN_CACHE_SIZE = 1024  # case structures kept (about 11 kB a plan with its shar
 
 
 class GroupedDraws:
-    """Exact posteriors for one case under every draw of a :class:`DrawNetwork`.
+    """Exact posteriors for one case under every draw of a :class:`CompiledNetwork`.
 
     Everything that depends only on a case's *structure* (which risk factors are unanswered, the
     coupled scopes of its answers) is planned once (:class:`model.inference.grouped_plan.CasePlan`,
     cached by that structure): per case only the array arithmetic runs.
     """
 
-    def __init__(self, net: DrawNetwork) -> None:
+    def __init__(self, net: CompiledNetwork) -> None:
         self.net = net
         self.draws = net.draws
         self._ones = np.ones(self.draws)
@@ -148,7 +148,7 @@ class GroupedDraws:
     def marginals(self, rf_codes: np.ndarray, finding_codes: np.ndarray) -> np.ndarray:
         """(D, K) P(condition present | evidence) for every draw (NaN where the evidence is
         impossible under that draw). ``rf_codes`` (n_rf,), ``finding_codes`` (n_findings,): state
-        indices in the network's order, -1 = unanswered (``DrawNetwork.codes``)."""
+        indices in the network's order, -1 = unanswered (``CompiledNetwork.codes``)."""
         net, d = self.net, self.draws
         codes = np.asarray(rf_codes, dtype=np.int64).tolist()
         patterns = ((np.asarray(finding_codes, dtype=np.int64) + 1) @ net.pattern_weight).tolist()

@@ -16,10 +16,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from .draw_network import DrawNetwork
+from .compiled import CompiledNetwork
 
 
-def group_index(net: DrawNetwork, unanswered: tuple[bool, ...]) -> list[tuple[tuple, tuple[tuple[int, int], ...], tuple[int, ...]]]:
+def group_index(net: CompiledNetwork, unanswered: tuple[bool, ...]) -> list[tuple[tuple, tuple[tuple[int, int], ...], tuple[int, ...]]]:
     """Per group: the index template into its extended table (``GroupedDraws``: an answered risk
     factor's position is filled with the case's code, an unanswered shared one is a full slice,
     an unanswered private one the summed-out index), the [(position, risk factor)] to fill, and
@@ -46,7 +46,7 @@ class Skeleton:
     :class:`CasePlan`). ``unanswered`` (n_rf,): True where a risk factor is unanswered (only the
     shared ones are read); ``weights``: the network's cache of grid weights (:func:`_grid_weight`)."""
 
-    def __init__(self, net: DrawNetwork, unanswered: tuple[bool, ...], coupled: tuple[int, ...],
+    def __init__(self, net: CompiledNetwork, unanswered: tuple[bool, ...], coupled: tuple[int, ...],
                  weights: dict[tuple[int, ...], np.ndarray]) -> None:
         d = net.draws
         groups = net.groups
@@ -259,7 +259,7 @@ def _two_scope_plan(a_mask: int, b_mask: int, u: int, d: int) -> tuple:
             shared, only_a, only_b)
 
 
-def _grid_weight(net: DrawNetwork, shared: tuple[int, ...], cache: dict[tuple[int, ...], np.ndarray]) -> np.ndarray:
+def _grid_weight(net: CompiledNetwork, shared: tuple[int, ...], cache: dict[tuple[int, ...], np.ndarray]) -> np.ndarray:
     """(*cards of ``shared``, D) P(cell) (the risk factors are independent a priori), read-only;
     kept in ``cache`` (one per network) by the set of risk factors."""
     weight = cache.get(shared)

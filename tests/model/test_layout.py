@@ -141,6 +141,8 @@ def test_model_has_the_subpackages_design_md_names():
     for pkg in ("priors", "inference", "reasoning", "learning"):
         assert (MODEL / pkg / "__init__.py").is_file(), pkg
     assert not (MODEL / "priors.py").exists() and not (MODEL / "sources.py").exists()
+    # the network has one compiled form, under one name: no module re-exports it under another
+    assert not (MODEL / "inference" / "draw_network.py").exists()
     modules = set(_modules())
     assert {f"model.priors.{m}" for m in ("load", "schema", "scale", "validate", "records", "problems", "sources")} <= modules
 
@@ -188,9 +190,9 @@ CPD_READERS = {"get_cpds", "get_values", "cardinality"}
 # The CPD arrays of model.parameters.Parameters, read by the modules that own them (the pgmpy reference,
 # the simulator, the parameter space of learning) and the compile step, never by another inference module.
 PARAMETER_TABLES = {"risk_factor_probs", "finding_tables", "finding_parents", "finding_inhibitors", "finding_against"}
-# Modules of model/inference that may name a compile step: the compiled network itself, the alias
-# module, and the two that construct it (the batch engine from one draw, the per-draw engine).
-MAY_CONSTRUCT = {COMPILED, "model.inference.draw_network", "model.inference.engine", "model.inference.draw_engine"}
+# Modules of model/inference that may take a compile step: the compiled network itself and the two
+# that construct it (the batch engine from one draw, the per-draw engine).
+MAY_CONSTRUCT = {COMPILED, "model.inference.engine", "model.inference.draw_engine"}
 
 
 def _names(source: str) -> set[str]:
@@ -224,8 +226,12 @@ def _compile_violations(name: str, source: str) -> list[str]:
     if name.startswith("model.inference."):
         if used & PARAMETER_TABLES:
             found.append(f"{name} reads the Parameters' CPD arrays {sorted(used & PARAMETER_TABLES)}")
-        if name not in MAY_CONSTRUCT and used & COMPILE_STEPS:
-            found.append(f"{name} compiles tables itself ({sorted(used & COMPILE_STEPS)})")
+        # Naming the class (a type hint) is reading it; calling it or its builders is compiling.
+        steps = (used & (COMPILE_STEPS - {"CompiledNetwork"})) | (called & {"CompiledNetwork"})
+        if "CompiledNetwork" in used and called & {"from_parameters", "from_pgmpy"}:
+            steps |= {"CompiledNetwork"}
+        if name not in MAY_CONSTRUCT and steps:
+            found.append(f"{name} compiles tables itself ({sorted(steps)})")
     if name == "model.inference.engine":
         # The batch engine reads the compiled network: no factor compilation, no CPD tuples, no J
         # built from condition tables here (it asks the compiled network for J[R, C]).
@@ -255,7 +261,14 @@ def test_a_planted_second_compile_step_is_caught():
         "model.inference.case_variants": "def prior(params):\n    return params.risk_factor_probs\n",
         "model.reasoning.reasoner": "def tables(net, v):\n    return net.get_cpds(v).get_values()\n",
         "model.inference.new_path": "from .compiled import compile_factors\n",
+        "model.inference.grouped_plan": "from .compiled import CompiledNetwork\n\n\ndef again(priors, params):\n"
+                                        "    return CompiledNetwork.from_parameters(priors, params)\n",
+        "model.inference.grouped_draws": "from .compiled import CompiledNetwork\n\n\ndef again(*tables):\n"
+                                         "    return CompiledNetwork(*tables)\n",
     }
+    # naming the class as a type is reading it, not compiling
+    assert not _compile_violations("model.inference.grouped_plan",
+                                   "from .compiled import CompiledNetwork\n\n\ndef f(net: CompiledNetwork) -> None:\n    pass\n")
     for name, source in planted.items():
         assert _compile_violations(name, source), name
     # and the real engine with the J grid built from condition tables again
