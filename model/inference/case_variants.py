@@ -199,8 +199,9 @@ class CaseVariants:
         for j in free:
             self._set[j] = self._set_rows[at:at + cards[j]]
             at += cards[j]
-            if t.table(tuple(a for a in free if a != j)) is not None:
-                self._set[j][:] = t.row(codes, keep=j)
+            table = t.table(tuple(a for a in free if a != j))
+            if table is not None:  # its axes: the answered risk factors and j (as MarginalTables.row reads it)
+                self._set[j][:] = table[tuple(c if c >= 0 else slice(None) for a, c in enumerate(codes) if c >= 0 or a == j)]
             else:
                 from_slab.append(j)
         base = sum(c * radix[j] for j, c in enumerate(codes) if c >= 0)
@@ -227,10 +228,9 @@ class CaseVariants:
         for j, c in enumerate(codes):
             if c < 0:
                 continue
-            if t.table(tuple(sorted(free + (j,)))) is not None:
-                pattern = self.rf_codes.copy()
-                pattern[j] = -1
-                self._left_out[j] = t.row(pattern)
+            table = t.table(tuple(sorted(free + (j,))))
+            if table is not None:  # its axes: the other answered risk factors
+                self._left_out[j] = table[tuple(b for a, b in enumerate(codes) if b >= 0 and a != j)]
                 continue
             # the case's own prior plus the grid rows with this risk factor in each of its other states
             if completions is None:
