@@ -71,9 +71,14 @@ class MarginalTables:
         self.divisible = ~engine.feature_has_zero & (np.abs(log_lik).max(axis=1) < MAX_LOG_DIVISION)
         self.division_safe = spread < MAX_LOG_DIVISION
         self._liks: tuple[np.ndarray, np.ndarray] | None = None  # one attribute: set at once (threads)
-        factor_of = engine.factor_of.tolist()
-        self.grouped = np.array([factor_of.count(g) > 1 for g in factor_of], dtype=bool)  # per finding: shares its factor
         self.configs_and_one = np.concatenate([engine.configs, np.ones((engine.configs.shape[0], 1))], axis=1)
+        # Per finding: its step in its factor's feature numbering (a factor's feature = its offset
+        # + sum over its answered findings of (code + 1) * step - 1, as Engine.feature_index numbers
+        # them) and the number that means "nothing of the factor answered" (offset - 1). Leaving
+        # finding f (code c) out of a factor's feature is then feature - (c + 1) * step[f].
+        first = np.array([engine.single_feature(f, 0) for f in range(len(engine.finding_states))], dtype=np.intp)
+        self.none_answered = engine.factor_offsets[engine.factor_of] - 1
+        self.step = first - self.none_answered
 
     def likelihoods(self) -> tuple[np.ndarray, np.ndarray]:
         """(exp(log_lik), exp(-log_lik)), each (features, 2^K); made on first use (2 x 2.4 MB
@@ -194,8 +199,9 @@ class CaseVariants:
         for j in free:
             self._set[j] = self._set_rows[at:at + cards[j]]
             at += cards[j]
-            if t.table(tuple(a for a in free if a != j)) is not None:
-                self._set[j][:] = t.row(codes, keep=j)
+            table = t.table(tuple(a for a in free if a != j))
+            if table is not None:  # its axes: the answered risk factors and j (as MarginalTables.row reads it)
+                self._set[j][:] = table[tuple(c if c >= 0 else slice(None) for a, c in enumerate(codes) if c >= 0 or a == j)]
             else:
                 from_slab.append(j)
         base = sum(c * radix[j] for j, c in enumerate(codes) if c >= 0)
@@ -222,10 +228,9 @@ class CaseVariants:
         for j, c in enumerate(codes):
             if c < 0:
                 continue
-            if t.table(tuple(sorted(free + (j,)))) is not None:
-                pattern = self.rf_codes.copy()
-                pattern[j] = -1
-                self._left_out[j] = t.row(pattern)
+            table = t.table(tuple(sorted(free + (j,))))
+            if table is not None:  # its axes: the other answered risk factors
+                self._left_out[j] = table[tuple(b for a, b in enumerate(codes) if b >= 0 and a != j)]
                 continue
             # the case's own prior plus the grid rows with this risk factor in each of its other states
             if completions is None:
@@ -290,6 +295,17 @@ class CaseVariants:
             self._weights = weights
         return self._base
 
+    def left_out_features(self, findings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For answered findings (engine indices, (n,)): the feature of each one's evidence
+        factor in the case, and the factor's feature with that finding left out (-1 when no
+        other finding of the factor is answered), both (n,), as ``Engine.feature_index`` would
+        number them, by arithmetic on the numbering instead of a pattern product per finding."""
+        t = self.tables
+        feature = self.feature_of[self.engine.factor_of[findings]]
+        replacement = feature - (self.finding_codes[findings] + 1) * t.step[findings]
+        replacement[replacement == t.none_answered[findings]] = -1
+        return feature, replacement
+
     def without(self, risk_factors: Sequence[int], findings: Sequence[int]) -> tuple[VariantResult, VariantResult]:
         """The case with one answer left out: one row per listed risk factor, then per finding
         (engine indices of answered variables). Marginals and log-evidence (no joint).
@@ -303,40 +319,40 @@ class CaseVariants:
         t = self.tables
         findings = np.asarray(findings, dtype=np.intp)
         n = len(findings)
-        engine = self.engine
-        feature = self.feature_of[engine.factor_of[findings]]
-        replacement = np.full(n, -1, dtype=np.intp)  # the factor's other answers, or -1 (always, for a factor of one finding)
-        grouped = np.flatnonzero(t.grouped[findings])
-        if len(grouped):
-            codes = np.repeat(self.finding_codes[None, :], len(grouped), axis=0)
-            codes[np.arange(len(grouped)), findings[grouped]] = -1
-            replacement[grouped] = engine.feature_index(codes)[np.arange(len(grouped)), engine.factor_of[findings[grouped]]]
-        divisible = bool(t.divisible[feature].all() and t.divisible[replacement[replacement >= 0]].all())
-        if not (divisible and t.division_safe) or self.base().impossible[0]:
+        feature, replacement = self.left_out_features(findings)
+        has = np.flatnonzero(replacement >= 0)
+        divisible = t.divisible
+        if not (t.division_safe and divisible[feature].all() and divisible[replacement[has]].all()) \
+                or self.base().impossible[0]:
             return self.without_by_rows(risk_factors, findings)
         self._variant_rows()
         n_rf = len(risk_factors)
         # rows of P(C, e without the answer) / exp(top): one product with the configurations (and
-        # a column of ones) gives every variant's marginals and total
-        rows = np.empty((n_rf + n, self.log_lik.shape[0]))
-        for i, j in enumerate(risk_factors):
-            rows[i] = self._left_out[j]
-        rows[:n_rf] *= self._exp_lik
+        # a column of ones) gives every variant's marginals and total. A left-out finding's row is
+        # P(f | C)^-1 (times its factor's other answers) times the case's weights: the weights go
+        # into the configurations' side, (2^K, K + 1), so the gathered rows are read once.
+        sums = np.empty((n_rf + n, t.configs_and_one.shape[1]))
+        if n_rf:
+            rows = np.empty((n_rf, self.log_lik.shape[0]))
+            left_out = self._left_out
+            for i, j in enumerate(risk_factors):
+                rows[i] = left_out[j]
+            rows *= self._exp_lik
+            np.matmul(rows, t.configs_and_one, out=sums[:n_rf])
         if n:
             lik, inverse = t.likelihoods()
-            np.take(inverse, feature, axis=0, out=rows[n_rf:])
-            has = np.flatnonzero(replacement >= 0)
+            weighted = self._weights[:, None] * t.configs_and_one
+            found = inverse[feature]
             if len(has):
-                rows[n_rf + has] *= lik[replacement[has]]
-            rows[n_rf:] *= self._weights
-        sums = rows @ t.configs_and_one
-        return self._from_sums(sums[:n_rf]), self._from_sums(sums[n_rf:])
-
-    def _from_sums(self, sums: np.ndarray) -> VariantResult:
-        """A result from rows of (weights @ configurations, total weight), weights relative to
-        exp(``_top``) (as in :meth:`_posterior`); no row here is impossible."""
+                found[has] *= lik[replacement[has]]
+            np.matmul(found, weighted, out=sums[n_rf:])
         total = sums[:, -1]
-        return VariantResult(sums[:, :-1] / total[:, None], None, np.log(total) + self._top)
+        marginals = sums[:, :-1]
+        marginals /= total[:, None]
+        log_evidence = np.log(total)
+        log_evidence += self._top
+        return (VariantResult(marginals[:n_rf], None, log_evidence[:n_rf]),
+                VariantResult(marginals[n_rf:], None, log_evidence[n_rf:]))
 
     def without_by_rows(self, risk_factors: Sequence[int], findings: Sequence[int]) -> tuple[VariantResult, VariantResult]:
         """:meth:`without` computed row by row: each variant's log-likelihood summed again and

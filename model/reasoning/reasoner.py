@@ -136,6 +136,7 @@ class Reasoner:
             _entropy_bits(self._lik[start:start + n].T) for start, n in zip(self._offsets, self._n_states, strict=True)])
         self._finding_index = {f: i for i, f in enumerate(engine.finding_ids)}
         self._rf_pos = {r: i for i, r in enumerate(engine.risk_factor_ids)}
+        self._rf_card = dict(zip(engine.risk_factor_ids, engine.rf_cards.tolist(), strict=True))  # states per risk factor
         # P(F = s | C) rows, then H(F | C) rows: one product with the case's joint gives both
         self._lik_and_entropy = np.concatenate([self._lik, self._finding_entropy])
         # rows of _lik_and_entropy per finding (its states, then its entropy row): a case reads only its candidates'
@@ -272,6 +273,12 @@ class Reasoner:
         inference. A risk factor R is a parent of C, so I(C; R | e) = H(C | e) - E_r[H(C | e, r)]
         needs one posterior per state of R.
         """
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # 0/0 and exp overflow are handled below
+            return self._next_questions(parsed, point, variants)
+
+    def _next_questions(self, parsed: Mapping[str, str], point: np.ndarray,
+                        variants: CaseVariants | None) -> tuple[list[dict[str, Any]], bool]:
+        """:meth:`next_questions` under numpy's error state (no warning for 0/0: it is set to 0)."""
         m, s = self.model, self.settings
         candidates = [v for v in m.evidence_order if v not in parsed]
         if not candidates:
@@ -307,14 +314,12 @@ class Reasoner:
             products[rows] = block @ vectors
         state_probs = products[:n_rows, 0]
         totals = np.add.reduceat(state_probs, offsets)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            state_p = state_probs / np.repeat(totals, n_states)
+        state_p = state_probs / np.repeat(totals, n_states)
         state_p[np.isnan(state_p)] = 0.0
         finding_eig = np.add.reduceat(_entropy_terms(state_p), offsets) - products[n_rows:, 0]
         finding_mnm = np.zeros(len(offsets))
         if plausible:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                after = products[:n_rows, 1:] / state_probs[:, None]  # P(c | e, F = s) per plausible c
+            after = products[:n_rows, 1:] / state_probs[:, None]  # P(c | e, F = s) per plausible c
             after[np.isnan(after)] = 0.0
             for i in range(len(plausible)):
                 finding_mnm += h_now[i] - np.add.reduceat(state_p * _binary_entropy_bits(after[:, i]), offsets)
@@ -331,16 +336,14 @@ class Reasoner:
             # the case, H(C | e, r) = log2 Z - sum(w log2 w) / Z, and P(c | e, r) for plausible c
             total = weights.sum(axis=1)
             possible = total > 0
-            logs = np.log2(np.maximum(weights, TINY))  # weights are >= 0; a zero weight adds 0 * log2(TINY) = 0
-            w_log_w = np.einsum("ij,ij->i", weights, logs)
-            with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-                rf_weight = np.where(possible, np.exp(np.log(total) + variants.top - base.log_evidence[0]), 0.0)
-                rf_entropy = np.where(possible, np.log2(total) - w_log_w / total, 0.0)
-            rf_p = rf_weight / np.repeat(np.add.reduceat(rf_weight, starts), np.diff(np.append(starts, len(rf_weight))))
+            logs = np.maximum(weights, TINY)  # weights are >= 0; a zero weight adds 0 * log2(TINY) = 0
+            w_log_w = np.einsum("ij,ij->i", weights, np.log2(logs, out=logs))
+            rf_weight = np.where(possible, np.exp(np.log(total) + variants.top - base.log_evidence[0]), 0.0)
+            rf_entropy = np.where(possible, np.log2(total) - w_log_w / total, 0.0)
+            rf_p = rf_weight / np.repeat(np.add.reduceat(rf_weight, starts), [self._rf_card[candidates[i]] for i in r_at])
             eig[r_at] = h_base - np.add.reduceat(rf_p * rf_entropy, starts)
             if plausible:
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    rf_marg = (weights @ m.engine.configs[:, columns]) / total[:, None]
+                rf_marg = (weights @ m.engine.configs[:, columns]) / total[:, None]
                 rf_marg[~possible] = 0.0
                 for i in range(len(plausible)):
                     mnm[r_at] += h_now[i] - np.add.reduceat(rf_p * _binary_entropy_bits(rf_marg[:, i]), starts)
