@@ -242,16 +242,6 @@ class CaseVariants:
                     for offset in completions:
                         row += joint[offset + shift]
 
-    def rf_prior(self, rf_codes: np.ndarray, keep: int | None = None) -> np.ndarray:
-        """(2^K,) P(C, answered risk factors): ``J`` summed over the unanswered risk factors
-        (``Engine.prior_rows``); with ``keep`` (an unanswered risk factor), (its states, 2^K):
-        that risk factor is not summed."""
-        if keep is None:
-            return self.engine.prior_rows(np.asarray(rf_codes)[None, :])[0]
-        patterns = np.repeat(np.asarray(rf_codes, dtype=np.int64)[None, :], int(self.engine.rf_cards[keep]), axis=0)
-        patterns[:, keep] = np.arange(patterns.shape[0])
-        return self.engine.prior_rows(patterns)
-
     def _posterior(self, priors: np.ndarray, log_lik: np.ndarray | None, joint: bool = True) -> VariantResult:
         """Rows of P(C, risk factors) times rows of exp(log-likelihood) (``None``: the case's own
         row), normalised; ``joint=False`` leaves the posterior joint out."""

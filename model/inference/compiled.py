@@ -46,6 +46,8 @@ from functools import cached_property
 
 import numpy as np
 
+from ..priors.records import connected_components
+
 
 @dataclass(frozen=True)
 class EvidenceFactor:
@@ -86,23 +88,9 @@ class EvidenceFactor:
 
 
 def finding_groups(finding_ids: Sequence[str], finding_parents: Mapping[str, Sequence[str]]) -> list[list[str]]:
-    """Connected components of the finding-to-finding arcs, each in the given order."""
-    ids = list(finding_ids)
-    root = {f: f for f in ids}
-
-    def find(f: str) -> str:
-        while root[f] != f:
-            f = root[f]
-        return f
-
-    for fid in ids:
-        for p in finding_parents[fid]:
-            if p in root:
-                root[find(fid)] = find(p)
-    groups: dict[str, list[str]] = {}
-    for fid in ids:
-        groups.setdefault(find(fid), []).append(fid)
-    return list(groups.values())
+    """Connected components of the finding-to-finding arcs, each in the given order (the
+    parents that are conditions are not findings, so they join nothing)."""
+    return connected_components(list(finding_ids), finding_parents)
 
 
 def compile_factors(finding_ids: Sequence[str], finding_parents: Mapping[str, Sequence[str]],
@@ -365,20 +353,8 @@ class CompiledNetwork:
 
 def caused_by_groups(net: CompiledNetwork) -> list[list[str]]:
     """Connected components of the caused_by links, each listed parents first."""
-    root = {c: c for c in net.conditions}
-
-    def find(c: str) -> str:
-        while root[c] != c:
-            c = root[c]
-        return c
-
-    for cid in net.conditions:
-        for parent in net.condition_parents[cid][1]:
-            root[find(cid)] = find(parent)
-    groups: dict[str, list[str]] = {}
-    for cid in net.condition_order:
-        groups.setdefault(find(cid), []).append(cid)
-    return list(groups.values())
+    return connected_components(net.conditions, {c: net.condition_parents[c][1] for c in net.conditions},
+                                order=net.condition_order)
 
 
 def _parents_first(conditions: list[str], parents: Mapping[str, Sequence[str]]) -> list[str]:

@@ -6,6 +6,7 @@ findings linked by ``depends_on``."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -170,21 +171,30 @@ class Priors:
         return list({p.path: p for p in out}.values())  # shared priors (overuse relative risks) once
 
 
+def connected_components(nodes: Sequence[str], links: Mapping[str, Iterable[str]],
+                         order: Sequence[str] | None = None) -> list[list[str]]:
+    """Connected components of ``nodes`` joined by ``links`` (node -> the nodes it is linked to;
+    links to anything outside ``nodes`` are ignored), each listed in ``order`` (default: the order
+    of ``nodes``), the components in the order of their first member. Read by the priors'
+    dependent findings and by the compiled network's finding and condition groups."""
+    root = {n: n for n in nodes}
+
+    def find(n: str) -> str:
+        while root[n] != n:
+            n = root[n]
+        return n
+
+    for n in nodes:
+        for other in links.get(n, ()):
+            if other in root:
+                root[find(n)] = find(other)
+    groups: dict[str, list[str]] = {}
+    for n in nodes if order is None else order:
+        groups.setdefault(find(n), []).append(n)
+    return list(groups.values())
+
+
 def dependent_groups(findings: dict[str, Finding]) -> list[list[str]]:
     """Findings linked by ``depends_on`` arcs (connected components), each in file order
     (parents before children); a finding with no arcs is a group of one."""
-    root = {f: f for f in findings}
-
-    def find(f: str) -> str:
-        while root[f] != f:
-            f = root[f]
-        return f
-
-    for fid, fd in findings.items():
-        for other in fd.depends_on:
-            if other in root:
-                root[find(fid)] = find(other)
-    groups: dict[str, list[str]] = {}
-    for fid in findings:
-        groups.setdefault(find(fid), []).append(fid)
-    return list(groups.values())
+    return connected_components(list(findings), {fid: fd.depends_on for fid, fd in findings.items()})
