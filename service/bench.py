@@ -33,6 +33,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="--jobs passed to `hipdx score` (default: its own default)")
     p.add_argument("--survey-rows", type=int, default=100_000, metavar="N",
                    help="rows of the .xlsx and .sav files scored end to end (default 100000; 0 skips them)")
+    p.add_argument("--intervals", action="store_true",
+                   help="also measure the interval ends' Monte Carlo error per draw design against 20,000 draws "
+                        "(120 cases, 12 seeds; a few minutes)")
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -217,6 +220,11 @@ def run(args: argparse.Namespace) -> int:
         print(_row(label, *cells))
     _reasoning_breakdown(m, mixes["simulated"]["cases"][:100], seed=args.seed)
     sys.stdout.flush()
+    if args.intervals:
+        from .bench_intervals import report
+
+        report(m, mixes["simulated"]["cases"][:60] + mixes["random"]["cases"][:60])
+        sys.stdout.flush()
 
     if not args.skip_score:
         _bench_score(m, args)

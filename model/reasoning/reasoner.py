@@ -3,8 +3,9 @@
 - **Why**: each answer's effect on each condition = the posterior with all answers minus the
   posterior without that one answer, with the priors (source + quote) that link them, and the
   Bayes factor of that answer in context.
-- **How sure**: the case is re-scored under a few hundred parameter sets drawn from the priors'
-  ranges (``model.draws``); the 5th-95th percentiles form each condition's interval.
+- **How sure**: the case is re-scored under 128 parameter sets drawn from the priors' ranges (a
+  Latin hypercube, ``model.inference.draws``); the 5th-95th percentiles (Harrell-Davis,
+  ``model.reasoning.quantiles``) form each condition's interval.
 - **What next**: unanswered questions ranked by expected information gain over the joint of the
   conditions, with questions that could reveal a must-not-miss condition or a red flag first while
   that is still plausible; ``should_stop`` when nothing is worth asking.
@@ -25,6 +26,7 @@ from ..inference.draw_engine import DrawEngine
 from ..inference.draws import draw_values, sweep_values
 from ..parameters import build_parameters
 from ..priors import Prior
+from .quantiles import ESTIMATORS, quantiles
 
 if TYPE_CHECKING:
     from ..inference.engine import Engine, EngineResult
@@ -61,9 +63,11 @@ TINY = 1e-300  # below this a probability's entropy term is 0 to the precision o
 class ReasoningSettings:
     """Knobs of the reasoning, with the defaults a clinician-facing answer uses."""
 
-    draws: int = 200
+    draws: int = 128  # Latin-hypercube draws: as precise as 200 independent ones (docs/benchmarks.md)
     seed: int = 0
     interval_level: float = 0.90
+    sampling: str = "latin_hypercube"  # or "independent" (model.inference.draws.SAMPLINGS)
+    quantile_estimator: str = "harrell_davis"  # or "linear" (model.reasoning.quantiles.ESTIMATORS)
     max_questions: int = 5
     stop_below_bits: float = 0.02  # no question worth asking below this expected gain
     must_not_miss_plausible: float = 1 / 3  # fraction of a posterior rule's threshold
@@ -80,19 +84,6 @@ def _odds(p: np.ndarray) -> np.ndarray:
 def _entropy_bits(p: np.ndarray, axis: int = -1) -> np.ndarray:
     """Shannon entropy in bits along ``axis`` (0 log 0 = 0)."""
     return _entropy_terms(p).sum(axis=axis)
-
-
-def _percentiles(values: np.ndarray, qs: list[float]) -> np.ndarray:
-    """Per column, numpy's default (linear) percentiles, ignoring NaN (a draw under which the
-    evidence is impossible). One sort instead of np.nanpercentile's Python loop over columns."""
-    if np.isnan(values).any():
-        return np.nanpercentile(values, qs, axis=0)
-    ordered = np.sort(values, axis=0)
-    pos = np.asarray(qs, dtype=float) / 100.0 * (len(ordered) - 1)
-    below = np.floor(pos).astype(int)
-    above = np.minimum(below + 1, len(ordered) - 1)
-    frac = (pos - below)[:, None]
-    return ordered[below] + frac * (ordered[above] - ordered[below])
 
 
 def _entropy_terms(p: np.ndarray) -> np.ndarray:
@@ -117,7 +108,10 @@ class Reasoner:
         self.model = model
         self.settings = settings or ReasoningSettings()
         priors = model.priors
-        self.draw_parameters = build_parameters(priors, draw_values(priors, self.settings.draws, self.settings.seed))
+        if self.settings.quantile_estimator not in ESTIMATORS:
+            raise ValueError(f"quantile_estimator: {self.settings.quantile_estimator!r} is not one of {', '.join(ESTIMATORS)}")
+        values = draw_values(priors, self.settings.draws, self.settings.seed, self.settings.sampling)
+        self.draw_parameters = build_parameters(priors, values)
         self.draw_engine = DrawEngine(priors, self.draw_parameters)
         self._sweep: tuple[list[Prior], DrawEngine] | None = None
         self.must_not_miss = {r.condition: r.threshold.value for r in priors.posterior_rules}
@@ -245,8 +239,8 @@ class Reasoner:
             draws = self.draw_engine.marginals(parsed)  # (D, K)
         else:
             draws = self.draw_engine.grouped.marginals(variants.rf_codes, variants.finding_codes)
-        tail = (1.0 - self.settings.interval_level) / 2 * 100
-        lo, hi = _percentiles(draws, [tail, 100 - tail])
+        tail = (1.0 - self.settings.interval_level) / 2
+        lo, hi = quantiles(draws, (tail, 1.0 - tail), self.settings.quantile_estimator)
         lo, hi = np.minimum(lo, point), np.maximum(hi, point)
         conds = self.model.conditions
         intervals = dict(zip(conds, zip(lo.tolist(), hi.tolist(), strict=True), strict=True))

@@ -65,7 +65,7 @@ def test_intervals_contain_the_point_and_are_deterministic(model):
         lo, hi = ca["interval"]
         assert 0 <= lo <= ca["probability"] <= hi <= 1
         assert ca["interval"] == cb["interval"]
-    assert a["reasoning"]["draws"] == 200 and a["reasoning"]["interval_level"] == 0.9
+    assert a["reasoning"]["draws"] == 128 and a["reasoning"]["interval_level"] == 0.9
 
 
 def _widen(priors: Priors, factor: float) -> Priors:
@@ -222,11 +222,50 @@ def test_grouped_draws_equal_the_full_contraction(model, p_answer):
         assert np.abs(grouped - full).max() < 1e-12
 
 
-def test_interval_percentiles_are_numpys():
-    from model.reasoning.reasoner import _percentiles
+def test_interval_quantiles_are_scipys_harrell_davis_and_numpys_percentiles():
+    from scipy.stats.mstats import hdquantiles
+
+    from model.reasoning.quantiles import harrell_davis_weights, quantiles
 
     rng = np.random.default_rng(3)
-    values = rng.random((200, 11))
-    assert np.abs(_percentiles(values, [5, 95]) - np.percentile(values, [5, 95], axis=0)).max() < 1e-15
+    values = rng.random((128, 11))
+    hd = quantiles(values, (0.05, 0.95))
+    assert np.abs(hd - np.asarray(hdquantiles(values, prob=[0.05, 0.95], axis=0))).max() < 1e-12
+    assert np.abs(quantiles(values, (0.05, 0.95), "linear") - np.percentile(values, [5, 95], axis=0)).max() < 1e-15
+    # the weights sum to one and favour the order statistics near the level
+    w = harrell_davis_weights(128, (0.05, 0.95))
+    assert np.allclose(w.sum(axis=1), 1.0) and w[0].argmax() == 5 and w[1].argmax() == 122  # the Beta mode (a - 1) / (n - 1) of x_(i)
+    assert quantiles(values, (0.0, 1.0)).tolist() == [values.min(axis=0).tolist(), values.max(axis=0).tolist()]
     values[7, 4] = np.nan  # a draw under which the evidence is impossible is left out
-    assert np.abs(_percentiles(values, [5, 95]) - np.nanpercentile(values, [5, 95], axis=0)).max() < 1e-15
+    values[:, 9] = np.nan  # no valid draw: NaN
+    got = quantiles(values, (0.05, 0.95))
+    expected = np.asarray(hdquantiles(np.ma.masked_invalid(values), prob=[0.05, 0.95], axis=0).filled(np.nan))
+    assert np.abs(got - expected)[:, [k for k in range(11) if k != 9]].max() < 1e-12 and np.isnan(got[:, 9]).all()
+    lin = quantiles(values, (0.05, 0.95), "linear")
+    assert np.abs(lin[:, :9] - np.nanpercentile(values[:, :9], [5, 95], axis=0)).max() < 1e-15
+    with pytest.raises(ValueError, match="estimator: 'median' is not one of harrell_davis, linear"):
+        quantiles(values, (0.05,), "median")
+    with pytest.raises(ValueError, match="levels"):
+        quantiles(values, (5.0,))
+
+
+def test_draws_are_a_latin_hypercube_with_common_random_numbers(model):
+    from model.inference.draws import draw_values, network_priors, quantile
+
+    chosen = [p for p in network_priors(model.priors) if p.high > p.low]
+    values = draw_values(model.priors, 128, seed=4)
+    again = draw_values(model.priors, 128, seed=4)
+    assert all(np.array_equal(values[p], again[p]) for p in values)  # a seed fixes them all
+    for p in chosen[:40]:
+        # the uniform behind each draw (the prior's quantile function is increasing): one per stratum
+        grid = np.linspace(0.0, 1.0, 4097)
+        u = np.interp(values[p.path], quantile(p, grid), grid)
+        strata = np.floor(np.clip(u, 0, 1 - 1e-12) * 128).astype(int)
+        assert sorted(strata.tolist()) == list(range(128)), p.path
+    plain = draw_values(model.priors, 128, seed=4, sampling="independent")
+    u = np.array([np.interp(plain[p.path], quantile(p, np.linspace(0, 1, 4097)), np.linspace(0, 1, 4097)) for p in chosen[:40]])
+    assert max(len(set(np.floor(row * 128).astype(int).tolist())) for row in u) < 128  # independent draws repeat strata
+    with pytest.raises(ValueError, match="sampling: 'sobol' is not one of latin_hypercube, independent"):
+        draw_values(model.priors, 8, sampling="sobol")
+    with pytest.raises(ValueError, match="quantile_estimator"):
+        Reasoner(model, ReasoningSettings(draws=8, quantile_estimator="median"))
