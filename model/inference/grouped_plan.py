@@ -25,6 +25,7 @@ from .compiled import CompiledNetwork
 
 TREE_CACHE_SIZE = 4096  # product trees kept by their operands' scopes (about 0.3 kB each)
 TWO_CACHE_SIZE = 1024  # two-clique message axes kept by (scope a, scope b, u, D)
+PLACE_CACHE_SIZE = 4096  # likelihood placements kept by (member axes, u, D)
 
 
 def group_index(net: CompiledNetwork, unanswered: tuple[bool, ...]) -> list[tuple[tuple, tuple[tuple[int, int], ...], tuple[int, ...]]]:
@@ -208,15 +209,21 @@ class Skeleton:
         ``scope`` on the u member axes + D, its scope bitmask), kept in ``placements``."""
         hit = self.placements.get(scope)
         if hit is None:
-            targets = [self.axis[c] for c in scope]
-            perm = sorted(range(len(targets)), key=targets.__getitem__)
-            shape = [1] * self.u + [self.full_shape[-1]]
-            for t in targets:
-                shape[t] = 2
-            identity = perm == list(range(len(targets)))
-            hit = self.placements[scope] = ((None if identity else (*perm, len(targets)), tuple(shape)),
-                                            sum(1 << t for t in targets))
+            axis = self.axis
+            hit = self.placements[scope] = _placement(tuple([axis[c] for c in scope]), self.u, self.full_shape[-1])
         return hit
+
+
+@lru_cache(maxsize=PLACE_CACHE_SIZE)
+def _placement(targets: tuple[int, ...], u: int, d: int) -> tuple[tuple, int]:
+    """:meth:`Skeleton.place` for a table whose axis j goes to member axis ``targets[j]`` (of u),
+    D last: cached by those (skeletons share them)."""
+    perm = sorted(range(len(targets)), key=targets.__getitem__)
+    shape = [1] * u + [d]
+    for t in targets:
+        shape[t] = 2
+    identity = perm == list(range(len(targets)))
+    return (None if identity else (*perm, len(targets)), tuple(shape)), sum(1 << t for t in targets)
 
 
 class CasePlan:
