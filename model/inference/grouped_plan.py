@@ -16,7 +16,6 @@ changes no number, only which arrays are multiplied and summed in which order.
 
 from __future__ import annotations
 
-import heapq
 from functools import lru_cache
 
 import numpy as np
@@ -404,26 +403,25 @@ def _merge_plan(masks: list[int], u: int) -> list[tuple[int, tuple[int, ...]]]:
             scope.append(mask)
             members.append([i])
     full = (1 << u) - 1
-    alive = [True] * len(scope)
-    heap = [((scope[i] | scope[j]).bit_count(), i, j) for i in range(len(scope)) for j in range(i + 1, len(scope))]
-    heapq.heapify(heap)
-    while heap:
-        _, i, j = heapq.heappop(heap)
-        if not (alive[i] and alive[j]):
-            continue
+    live = list(range(len(scope)))
+    while len(live) > 1:  # (a scan of the few parts beats a heap of their pairs)
+        best, i, j = 1 << 30, -1, -1
+        for n, a in enumerate(live):  # ascending ids: the first minimum has the lowest (i, j)
+            scope_a = scope[a]
+            for b in live[n + 1:]:
+                joint = (scope_a | scope[b]).bit_count()
+                if joint < best:
+                    best, i, j = joint, a, b
         union = scope[i] | scope[j]
         if union == full:  # the smallest joint scope is everything: stop
             break
-        alive[i] = alive[j] = False
-        new = len(scope)
-        for k in range(new):
-            if alive[k]:
-                heapq.heappush(heap, ((scope[k] | union).bit_count(), k, new))
+        live.remove(i)
+        live.remove(j)
+        live.append(len(scope))
         scope.append(union)
         members.append(members[i] + members[j])
-        alive.append(True)
     larger = [-c for c in counts]
-    parts = [(scope[k], tuple(sorted(members[k], key=larger.__getitem__))) for k in range(len(scope)) if alive[k]]
+    parts = [(scope[k], tuple(sorted(members[k], key=larger.__getitem__))) for k in live]
     return sorted(parts, key=lambda p: -p[0].bit_count())
 
 
