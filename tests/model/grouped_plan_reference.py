@@ -3,8 +3,6 @@ the straightforward O(n**3) greedy product trees, merge and Skeleton of commit 3
 faster ``model.inference.grouped_plan`` must build plans equal to these, so its numbers are
 bit-identical. Not imported by the package."""
 
-# ruff: noqa
-
 from __future__ import annotations
 
 import heapq
