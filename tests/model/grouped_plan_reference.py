@@ -1,7 +1,8 @@
-"""The case plans as first written (kept unchanged as the reference of ``test_grouped_plan.py``):
-the straightforward O(n**3) greedy product trees, merge and Skeleton of commit 30274d3. The
-faster ``model.inference.grouped_plan`` must build plans equal to these, so its numbers are
-bit-identical. Not imported by the package."""
+"""The case plans as first written (commit 30274d3), kept unchanged as the reference of
+``test_grouped_plan.py``: one Skeleton per (shared unanswered, coupled groups as answered), the
+elimination rebuilt per skeleton, a heap merge of the parts, product trees cached with their
+factor indices. ``model.inference.grouped_plan`` must build plans equal to these, so its numbers
+are bit-identical. Not imported by the package."""
 
 from __future__ import annotations
 
