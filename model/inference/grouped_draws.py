@@ -43,7 +43,7 @@ from functools import cache
 import numpy as np
 
 from .compiled import CompiledNetwork
-from .grouped_plan import CasePlan, Skeleton, group_index
+from .grouped_plan import CasePlan, Grid, Skeleton, group_index
 
 SEPARABLE_RTOL = 1e-12  # a parent whose present/absent ratio varies less than this is log-linear
 BITS_BY_PRODUCT = 7  # (m + 1) x 2**m x D under OpenBLAS's threading threshold
@@ -63,7 +63,8 @@ class GroupedDraws:
         self.draws = net.draws
         self._ones = np.ones(self.draws)
         self._plans: dict[tuple, CasePlan] = {}
-        self._skeletons: dict[tuple, Skeleton] = {}
+        self._skeletons: dict[tuple, Skeleton] = {}  # by (shared unanswered, closed coupled groups)
+        self._grids: dict[tuple[bool, ...], Grid] = {}  # by shared unanswered risk factors (2**n_shared at most)
         self._weights: dict[tuple[int, ...], np.ndarray] = {}  # grid weights by shared risk factors
         self._group_of = [int(g) for g in net.group_of]
         self._shared = [bool(s) for s in net.rf_shared]
@@ -124,20 +125,29 @@ class GroupedDraws:
 
     def plan(self, unanswered: tuple[bool, ...], scopes: tuple[tuple[int, ...], ...]) -> CasePlan:
         """The cached plan of a case structure: which risk factors are unanswered (n_rf,), and the
-        coupled parents of each answered evidence factor that has any (in factor order)."""
+        coupled parents of each answered evidence factor that has any (in factor order). Its
+        shared pieces are cached by what fixes them: the :class:`Grid` by the unanswered shared
+        risk factors, the :class:`Skeleton` by those and the closed coupled groups
+        (:meth:`Grid.close`), :func:`group_index` by the unanswered risk factors."""
         key = (unanswered, scopes)
         plan = self._plans.get(key)
         if plan is None:
             if len(self._plans) >= PLAN_CACHE_SIZE:
                 self._plans.clear()
-            coupled = tuple(sorted({self._group_of[c] for scope in scopes for c in scope}))
             shared_unanswered = tuple(u and s for u, s in zip(unanswered, self._shared, strict=True))
+            grid = self._grids.get(shared_unanswered)
+            if grid is None:
+                if len(self._grids) >= PLAN_CACHE_SIZE:
+                    self._grids.clear()
+                grid = self._grids[shared_unanswered] = Grid(self.net, shared_unanswered, self._weights)
+            group_of = self._group_of
+            coupled = grid.close(tuple({group_of[c] for scope in scopes for c in scope}))
             skey = (shared_unanswered, coupled)
             skeleton = self._skeletons.get(skey)
             if skeleton is None:
                 if len(self._skeletons) >= PLAN_CACHE_SIZE:
                     self._skeletons.clear()
-                skeleton = self._skeletons[skey] = Skeleton(self.net, shared_unanswered, coupled, self._weights)
+                skeleton = self._skeletons[skey] = Skeleton(grid, coupled)
             index = self._indices.get(unanswered)
             if index is None:
                 index = self._indices[unanswered] = group_index(self.net, unanswered)

@@ -3,20 +3,35 @@
 Which risk factors are unanswered and which conditions each answered evidence factor couples fix
 everything but the numbers: which groups are coupled, the grid of shared unanswered risk factors,
 the variable-elimination order over the crossed ones, where each table's axes go, the order in
-which the factors are merged, and the final reduction. :class:`CasePlan` computes all of that once
-(pure Python, about half a millisecond); ``GroupedDraws`` caches plans by structure, so a case only
-runs the array arithmetic. The plan is exact bookkeeping: it changes no number, only which arrays
-are multiplied and summed in which order.
+which the factors are merged, and the final reduction. ``GroupedDraws`` caches plans by structure,
+so a case only runs the array arithmetic. What a plan shares with others is cached by what fixes
+it: a :class:`Grid` (grid weight, variable elimination) by the unanswered shared risk factors, a
+:class:`Skeleton` by those and the coupled groups closed over the grid (:meth:`Grid.close`), a
+likelihood placement by its member axes, the two-clique message axes by the two scopes, a product
+tree by its operands' scopes (local positions).
+
+Nearly every case has a structure of its own (300 distinct in 300 cases of either bench mix), so
+its :class:`CasePlan` is new: pure Python, about 0.04 ms (random mix) to 0.085 ms (simulated mix,
+10-20 scopes over about 11 member axes) per case, most of it the greedy merge into parts and the
+greedy product trees (each step scans every pair of live operands: O(n**3) for n of about 10,
+faster in pure Python at that size than a heap or per-operand nearest partners, tried). The whole
+plan of a case whose grid and skeleton are new too costs 0.09-0.14 ms (OMP_NUM_THREADS=1, 300 new
+cases). The plan is exact bookkeeping: it changes no number, only which arrays are multiplied and
+summed in which order; these algorithms build the same plans as the first, straightforward ones
+(``tests/model/test_grouped_plan.py``), so the numbers are bit-identical.
 """
 
 from __future__ import annotations
 
-import heapq
 from functools import lru_cache
 
 import numpy as np
 
 from .compiled import CompiledNetwork
+
+TREE_CACHE_SIZE = 4096  # product trees kept by their operands' scopes (about 0.3 kB each)
+TWO_CACHE_SIZE = 1024  # two-clique message axes kept by (scope a, scope b, u, D)
+PLACE_CACHE_SIZE = 4096  # likelihood placements kept by (member axes, u, D)
 
 
 def group_index(net: CompiledNetwork, unanswered: tuple[bool, ...]) -> list[tuple[tuple, tuple[tuple[int, int], ...], tuple[int, ...]]]:
@@ -25,43 +40,39 @@ def group_index(net: CompiledNetwork, unanswered: tuple[bool, ...]) -> list[tupl
     an unanswered private one the summed-out index), the [(position, risk factor)] to fill, and
     the group's members. ``unanswered`` (n_rf,): True where a risk factor is unanswered."""
     out = []
+    shared, cards = net.rf_shared, net.rf_cards
+    everything = slice(None)
     for g in net.groups:
-        template: list = []
+        size = len(g.members)  # the extended tables keep the member axes first
+        template: list = [everything] * size
         fill: list[tuple[int, int]] = []
-        for pos, r in enumerate(g.rf_axes):
+        for pos, r in enumerate(g.rf_axes, size):
             if not unanswered[r]:
                 template.append(0)
                 fill.append((pos, r))
-            elif net.rf_shared[r]:
-                template.append(slice(None))
-            else:
-                template.append(net.rf_cards[r])  # the summed-out index
-        size = len(g.members)  # the extended tables keep the member axes first
-        out.append(((slice(None),) * size + tuple(template), tuple((size + pos, r) for pos, r in fill), g.members))
+            else:  # a shared one: a full slice; a private one: the summed-out index
+                template.append(everything if shared[r] else cards[r])
+        out.append((tuple(template), tuple(fill), g.members))
     return out
 
 
-class Skeleton:
-    """What a case's unanswered shared risk factors and its coupled groups fix (see
-    :class:`CasePlan`). ``unanswered`` (n_rf,): True where a risk factor is unanswered (only the
-    shared ones are read); ``weights``: the network's cache of grid weights (:func:`_grid_weight`)."""
+class Grid:
+    """What a case's unanswered shared risk factors alone fix (cached by ``GroupedDraws`` per
+    ``unanswered``, (n_rf,) True where a shared risk factor is unanswered; the others are not
+    read): per group its remaining (shared, unanswered) risk factors, the shape of its odds
+    factors, the grid weight (``weights``: the network's cache, :func:`_grid_weight`), the groups
+    on the grid (``dependent``), per group its closed-form entry when it is not coupled, and, once
+    asked for (:meth:`elimination`), the variable elimination over the grid."""
 
-    def __init__(self, net: CompiledNetwork, unanswered: tuple[bool, ...], coupled: tuple[int, ...],
-                 weights: dict[tuple[int, ...], np.ndarray]) -> None:
+    def __init__(self, net: CompiledNetwork, unanswered: tuple[bool, ...], weights: dict[tuple[int, ...], np.ndarray]) -> None:
+        self.net = net
         d = net.draws
         groups = net.groups
         cards = net.rf_cards
         # Each group's remaining (shared, unanswered) risk factors; its table is (members, those, D).
-        remaining = [tuple(r for r in g.rf_axes if unanswered[r] and net.rf_shared[r]) for g in groups]
+        remaining = self.remaining = [tuple(r for r in g.rf_axes if unanswered[r] and net.rf_shared[r]) for g in groups]
         self.odds_shape = [(*(2,) * len(g.members), *(1,) * len(rest), d) for g, rest in zip(groups, remaining, strict=True)]
-        if coupled:
-            # An uncoupled group on the grid joins the elimination too (one more member axis of the
-            # prior factor, no likelihood on it): the cells then enter lazily, with one channel.
-            coupled = tuple(sorted(set(coupled) | {gi for gi in range(len(groups)) if remaining[gi]}))
-        self.coupled = coupled
-        coupled_set = set(coupled)
-        self.placements: dict[tuple[int, ...], tuple] = {}  # CasePlan's likelihood placements by scope
-
+        self.dependent = tuple(gi for gi in range(len(groups)) if remaining[gi])
         shared = sorted({r for rest in remaining for r in rest})
         ns = len(shared)
         spos = {r: i for i, r in enumerate(shared)}
@@ -73,42 +84,50 @@ class Skeleton:
                 shape[spos[r]] = cards[r]
             return tuple(shape)
 
-        self.uncoupled = []
+        self.closed_form = []  # per group, its entry of Skeleton.uncoupled
         for gi, g in enumerate(groups):
-            if gi in coupled_set:
-                continue
             nr, size = len(remaining[gi]), len(g.members)
-            member_axes = tuple(range(size))
-            rest_axes = [tuple(range(size - 1))] * size
-            self.uncoupled.append((gi, nr, member_axes, rest_axes, on_grid(remaining[gi])))
-        if not coupled:
-            return
+            self.closed_form.append((gi, nr, tuple(range(size)), [tuple(range(size - 1))] * size, on_grid(remaining[gi])))
+        self._elimination: tuple | None = None
 
-        crossed = sorted({r for gi in coupled for r in remaining[gi]})
-        dependent = [gi for gi in coupled if remaining[gi]]
-        independent = [gi for gi in coupled if not remaining[gi]]
+    def close(self, coupled: tuple[int, ...]) -> tuple[int, ...]:
+        """The coupled groups (sorted) of a case whose answers couple the groups ``coupled``: none
+        when none is; else those and every group on the grid (it joins the elimination: one more
+        member axis of the prior factor, no likelihood on it; the cells then enter lazily, with
+        one channel)."""
+        if not coupled:
+            return ()
+        return tuple(sorted(set(coupled).union(self.dependent)))
+
+    def elimination(self) -> tuple[list, list[int], int]:
+        """(steps, the dependent groups' members in elimination order, their number): the variable
+        elimination over the crossed risk factors (see :class:`CasePlan`), the same for every
+        coupled case of this grid (every group on the grid is then coupled). Built once."""
+        if self._elimination is None:
+            self._elimination = self._eliminate()
+        return self._elimination
+
+    def _eliminate(self) -> tuple[list, list[int], int]:
+        net, remaining, dependent = self.net, self.remaining, list(self.dependent)
+        groups, cards, d = net.groups, net.rf_cards, net.draws
+        crossed = sorted({r for gi in dependent for r in remaining[gi]})
         order = _elimination_order(dependent, {gi: remaining[gi] for gi in dependent},
                                    {gi: len(groups[gi].members) for gi in dependent}, cards)
-        # Axes of the coupled configurations: the dependent groups' members in elimination order, then the rest.
-        members = [c for gi, _ in order for c in groups[gi].members] + [c for gi in independent for c in groups[gi].members]
-        self.members = members
-        u = self.u = len(members)
-        self.axis = {c: i for i, c in enumerate(members)}
-        u_dep = self.u_dep = sum(len(groups[gi].members) for gi, _ in order)
+        members = [c for gi, _ in order for c in groups[gi].members]  # the first member axes
         # Variable elimination over the crossed risk factors. Labels: Y a leading axis of 1, a
         # capital per risk factor, a small letter per member axis, Z the draws. No uncoupled group
         # is left on the grid, so the cell weight is the product of the risk factors' own
         # distributions (the others sum to one): each risk factor enters with the first group that
         # uses it (its distribution multiplied into that group's table).
         rf_letter = {r: chr(ord("A") + j) for j, r in enumerate(crossed)}
-        member_letter = {c: chr(ord("a") + i) for c, i in self.axis.items()}
+        member_letter = {c: chr(ord("a") + i) for i, c in enumerate(members)}
         live: list[int] = []
         # A group that finishes no risk factor is a broadcast product, except just before one that
         # does: then ONE einsum multiplies both groups' tables into the prior and sums the finished
         # risk factors (no temporary of that product, the largest array of the elimination).
         # Layouts: the prior (Y, members so far, live risk factors (sorted), Z), a group's table
         # (its members, its risk factors (sorted), Z): the summed axes sit next to the draws.
-        self.steps = []
+        out: list = []
         so_far: list[int] = []
         steps = list(order)
 
@@ -128,20 +147,20 @@ class Skeleton:
             before = sorted(set(live) | set(g_rfs))
             fuse_next = not done and k + 1 < len(steps) and bool(steps[k + 1][1])
             if done or fuse_next:
-                if not self.steps or self.steps[-1][0] != "pending":
-                    self.steps.append(("pending", [], "Y" + labels(so_far, live) + "Z", []))
-                _, groups_in, inputs, held = self.steps[-1]
+                if not out or out[-1][0] != "pending":
+                    out.append(("pending", [], "Y" + labels(so_far, live) + "Z", []))
+                _, groups_in, inputs, held = out[-1]
                 groups_in.append((gi, tuple(intro)))
                 held.append((g_rfs, g_members))
-                self.steps[-1] = ("pending", groups_in, inputs, held)
+                out[-1] = ("pending", groups_in, inputs, held)
             else:  # a broadcast product (both label orders agree: members, then risk factors sorted)
                 prior_shape = (1, *(2,) * len(so_far), *(1,) * size, *(cards[r] if r in live else 1 for r in before), d)
                 table_shape = (1, *(1,) * len(so_far), *(2,) * size, *(cards[r] if r in g_rfs else 1 for r in before), d)
-                self.steps.append(("product", ((gi, tuple(intro)),), (prior_shape, table_shape)))
+                out.append(("product", ((gi, tuple(intro)),), (prior_shape, table_shape)))
             live = [r for r in before if r not in done]
             so_far += g_members
             if done:
-                _, groups_in, inputs, held = self.steps[-1]
+                _, groups_in, inputs, held = out[-1]
                 # two tables are multiplied together first (small), then one two-operand einsum
                 rfs = sorted({r for g_rfs_, _ in held for r in g_rfs_})
                 ms = [c for _, g_members_ in held for c in g_members_]
@@ -151,10 +170,37 @@ class Skeleton:
                                     *(cards[r] if r in g_rfs_ else 1 for r in rfs), d) for g_rfs_, g_members_ in held)
                 inputs += "," + labels(ms, rfs) + "Z"
                 output = "Y" + labels(so_far, live) + "Z"
-                self.steps[-1] = ("einsum", tuple(groups_in), (inputs + "->" + output, shapes))
+                out[-1] = ("einsum", tuple(groups_in), (inputs + "->" + output, shapes))
         assert not live, "every crossed risk factor is summed"
+        return out, members, len(members)
+
+
+class Skeleton:
+    """What a case's unanswered shared risk factors (its :class:`Grid`) and its coupled groups
+    (``coupled``, closed by :meth:`Grid.close`; closed again here) fix (see :class:`CasePlan`);
+    cached by ``GroupedDraws`` by the grid and the closed coupled groups."""
+
+    def __init__(self, grid: Grid, coupled: tuple[int, ...]) -> None:
+        groups = grid.net.groups
+        d = grid.net.draws
+        self.odds_shape = grid.odds_shape
+        self.weight = grid.weight
+        coupled = self.coupled = grid.close(coupled)
+        coupled_set = set(coupled)
+        self.placements: dict[tuple[int, ...], tuple] = {}  # CasePlan's likelihood placements by scope
+        self.uncoupled = [entry for entry in grid.closed_form if entry[0] not in coupled_set]
+        if not coupled:
+            return
+        self.steps, dependent_members, u_dep = grid.elimination()
+        independent = [gi for gi in coupled if not grid.remaining[gi]]
+        # Axes of the coupled configurations: the dependent groups' members in elimination order, then the rest.
+        members = self.members = dependent_members + [c for gi in independent for c in groups[gi].members]
+        u = self.u = len(members)
+        self.axis = {c: i for i, c in enumerate(members)}
+        self.u_dep = u_dep
         self.prior_final = (*(2,) * u_dep, *(1,) * (u - u_dep), d)
         self.full_shape = (2,) * u + (d,)
+        self.prior_mask = (1 << u_dep) - 1  # the prior factor's scope: the dependent members
         self.independent_place = []
         self.independent_masks = []
         for gi in independent:
@@ -163,6 +209,27 @@ class Skeleton:
                 shape[self.axis[c]] = 2
             self.independent_place.append((gi, tuple(shape)))
             self.independent_masks.append(sum(1 << self.axis[c] for c in groups[gi].members))
+
+    def place(self, scope: tuple[int, ...]) -> tuple[tuple, int]:
+        """((axis permutation or None, shape) placing a likelihood table of coupled parents
+        ``scope`` on the u member axes + D, its scope bitmask), kept in ``placements``."""
+        hit = self.placements.get(scope)
+        if hit is None:
+            axis = self.axis
+            hit = self.placements[scope] = _placement(tuple([axis[c] for c in scope]), self.u, self.full_shape[-1])
+        return hit
+
+
+@lru_cache(maxsize=PLACE_CACHE_SIZE)
+def _placement(targets: tuple[int, ...], u: int, d: int) -> tuple[tuple, int]:
+    """:meth:`Skeleton.place` for a table whose axis j goes to member axis ``targets[j]`` (of u),
+    D last: cached by those (skeletons share them)."""
+    perm = sorted(range(len(targets)), key=targets.__getitem__)
+    shape = [1] * u + [d]
+    for t in targets:
+        shape[t] = 2
+    identity = perm == list(range(len(targets)))
+    return (None if identity else (*perm, len(targets)), tuple(shape)), sum(1 << t for t in targets)
 
 
 class CasePlan:
@@ -195,7 +262,7 @@ class CasePlan:
     - ``likelihood_place``: (axis permutation or None, shape) placing each coupled likelihood table;
     - ``merge``: the factors (likelihood, independent groups, then the prior) merged into parts,
       largest scope first (more than two folded into the largest and the product of the rest);
-      each part's product as a program (:func:`_product_tree`);
+      each part as (its factor indices, its product as a program (:func:`_product_tree`));
     - ``two``: when two parts remain, their axes for the two-clique messages; else None.
     """
 
@@ -204,26 +271,13 @@ class CasePlan:
         self.group_index = index
         if not self.coupled:
             return
-        u, d, axis = self.u, self.full_shape[-1], self.axis
-        masks: list[int] = []
-        self.likelihood_place = []
-        known = skeleton.placements  # by scope: the same for every case of this skeleton
-        for scope in scopes:
-            hit = known.get(scope)
-            if hit is None:
-                targets = [axis[c] for c in scope]
-                perm = sorted(range(len(targets)), key=targets.__getitem__)
-                shape = [1] * u + [d]
-                for t in targets:
-                    shape[t] = 2
-                identity = perm == list(range(len(targets)))
-                hit = known[scope] = ((None if identity else (*perm, len(targets)), tuple(shape)),
-                                      sum(1 << t for t in targets))
-            self.likelihood_place.append(hit[0])
-            masks.append(hit[1])
-        masks.extend(self.independent_masks)
-        masks.append((1 << self.u_dep) - 1)  # the prior factor over the dependent members
-        parts = _merge_plan(tuple(masks), u)
+        known, place = skeleton.placements, skeleton.place
+        placed = [known.get(scope) or place(scope) for scope in scopes]
+        self.likelihood_place = [hit[0] for hit in placed]
+        masks = [hit[1] for hit in placed]
+        masks += self.independent_masks
+        masks.append(self.prior_mask)  # the prior factor over the dependent members
+        parts = _merge_plan(masks, self.u)
         if len(parts) > 2:
             # more than two parts: the largest, and the product of the others (the messages between
             # these two still never build the product of all, nor sum it axis by axis)
@@ -232,17 +286,19 @@ class CasePlan:
             for i in rest:
                 union |= masks[i]
             parts = [parts[0], (union, rest)]
-        self.merge = [_product_tree(tuple(masks[i] for i in part), part) for _, part in parts]
+        self.merge = [(part, _product_tree(tuple([masks[i] for i in part]))) for _, part in parts]
         self.two = None
         if len(parts) == 2:
-            self.two = _two_scope_plan(parts[0][0], parts[1][0], u, d)
+            self.two = _two_scope_plan(parts[0][0], parts[1][0], self.u, self.full_shape[-1])
 
 
+@lru_cache(maxsize=TWO_CACHE_SIZE)
 def _two_scope_plan(a_mask: int, b_mask: int, u: int, d: int) -> tuple:
     """Axes of the two-clique messages between two factors of scopes ``a_mask`` and ``b_mask``
     (bitmasks over u axes): the squeezed shapes, the axes each sums to give the shared scope S,
     einsum subscripts for each factor against the other's message, and the axes (member
-    positions) of S, a only and b only."""
+    positions) of S, a only and b only. Cached by its arguments (about half the coupled cases of
+    the bench mixes share their two scopes with an earlier one)."""
     in_a = [i for i in range(u) if a_mask >> i & 1]
     in_b = [i for i in range(u) if b_mask >> i & 1]
     shared = [i for i in in_a if i in in_b]
@@ -333,58 +389,62 @@ def _cells_table(cards: tuple[int, ...]) -> list[float]:
     return table
 
 
-@lru_cache(maxsize=2048)
-def _merge_plan(masks: tuple[int, ...], u: int) -> list[tuple[int, tuple[int, ...]]]:
+def _merge_plan(masks: list[int], u: int) -> list[tuple[int, tuple[int, ...]]]:
     """Factors given by their scope bitmasks over the u axes, merged: a factor whose scope is
     inside another's is multiplied into the smallest such; then pairs with the smallest joint
     scope are merged while that scope is smaller than all u axes. Returns the parts as (scope,
-    factor indices, largest scope first), the parts largest scope first."""
-    order = sorted(range(len(masks)), key=lambda i: masks[i].bit_count())
-    merged: list[tuple[int, list[int]]] = []
-    for i in reversed(order):  # largest scopes first: the others fold into the smallest that holds them
+    factor indices, largest scope first), the parts largest scope first. Not cached: the mask
+    lists of the bench mixes' cases are all different."""
+    counts = [m.bit_count() for m in masks]
+    scope: list[int] = []
+    members: list[list[int]] = []
+    # largest scopes first (the later of equal sizes first): the others fold into the last part
+    # made that holds them, the smallest such
+    for i in reversed(sorted(range(len(masks)), key=counts.__getitem__)):
         mask = masks[i]
-        inside = [j for j, (have, _) in enumerate(merged) if mask & have == mask]
-        if inside:
-            merged[inside[-1]][1].append(i)
+        for k in range(len(scope) - 1, -1, -1):
+            if mask & scope[k] == mask:
+                members[k].append(i)
+                break
         else:
-            merged.append((mask, [i]))
+            scope.append(mask)
+            members.append([i])
     full = (1 << u) - 1
-    scope = [mask for mask, _ in merged]
-    members = [part for _, part in merged]
-    alive = [True] * len(merged)
-    heap = [((scope[i] | scope[j]).bit_count(), i, j) for i in range(len(scope)) for j in range(i + 1, len(scope))]
-    heapq.heapify(heap)
-    while heap:
-        _, i, j = heapq.heappop(heap)
-        if not (alive[i] and alive[j]):
-            continue
+    live = list(range(len(scope)))
+    while len(live) > 1:  # (a scan of the few parts beats a heap of their pairs)
+        best, i, j = 1 << 30, -1, -1
+        for n, a in enumerate(live):  # ascending ids: the first minimum has the lowest (i, j)
+            scope_a = scope[a]
+            for b in live[n + 1:]:
+                joint = (scope_a | scope[b]).bit_count()
+                if joint < best:
+                    best, i, j = joint, a, b
         union = scope[i] | scope[j]
         if union == full:  # the smallest joint scope is everything: stop
             break
-        alive[i] = alive[j] = False
-        new = len(scope)
-        for k in range(new):
-            if alive[k]:
-                heapq.heappush(heap, ((scope[k] | union).bit_count(), k, new))
+        live.remove(i)
+        live.remove(j)
+        live.append(len(scope))
         scope.append(union)
         members.append(members[i] + members[j])
-        alive.append(True)
-    merged = [(scope[k], members[k]) for k in range(len(scope)) if alive[k]]
-    parts = [(mask, tuple(sorted(part, key=lambda i: -masks[i].bit_count()))) for mask, part in merged]
+    larger = [-c for c in counts]
+    parts = [(scope[k], tuple(sorted(members[k], key=larger.__getitem__))) for k in live]
     return sorted(parts, key=lambda p: -p[0].bit_count())
 
 
-@lru_cache(maxsize=2048)
-def _product_tree(masks: tuple[int, ...], factors: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[tuple[int, int, bool], ...]]:
-    """How to multiply the factors of one part (scope bitmasks ``masks`` of the factor indices
-    ``factors``) cheaply: repeatedly the two operands whose joint scope is smallest, so small scopes
-    are multiplied together before they meet the large ones (each product costs 2**|scope| x D).
+@lru_cache(maxsize=TREE_CACHE_SIZE)
+def _product_tree(masks: tuple[int, ...]) -> tuple[tuple[int, int, bool], ...]:
+    """How to multiply the factors of one part (their scope bitmasks ``masks``) cheaply:
+    repeatedly the two operands whose joint scope is smallest (the lowest pair of operand ids on a
+    tie), so small scopes are multiplied together before they meet the large ones (each product
+    costs 2**|scope| x D). Cached by the scopes alone (the program is in local positions).
 
-    Returns (factors, steps): operands 0..n-1 are the factors, step t appends operand n + t as the
+    Returns the steps: operands 0..n-1 are the factors, step t appends operand n + t as the
     product of operands i and j, in place into i when ``True`` (i is a product made here whose
     scope already holds j's). The last operand is the part's product."""
     live = list(range(len(masks)))
     scope = list(masks)
+    count = [m.bit_count() for m in masks]
     made = [False] * len(masks)
     steps = []
     while len(live) > 1:
@@ -395,14 +455,14 @@ def _product_tree(masks: tuple[int, ...], factors: tuple[int, ...]) -> tuple[tup
                 joint = (scope_a | scope[b]).bit_count()
                 if joint < best:
                     best, i, j = joint, a, b
-        if scope[j].bit_count() > scope[i].bit_count() or (made[j] and not made[i]):
+        if count[j] > count[i] or (made[j] and not made[i]):
             i, j = j, i  # the larger (or the fresh) operand first
         union = scope[i] | scope[j]
-        in_place = made[i] and union == scope[i]
-        steps.append((i, j, in_place))
+        steps.append((i, j, made[i] and union == scope[i]))
         live.remove(i)
         live.remove(j)
         live.append(len(scope))
         scope.append(union)
+        count.append(best)
         made.append(True)
-    return factors, tuple(steps)
+    return tuple(steps)

@@ -139,11 +139,11 @@ def test_product_trees_equal_the_plain_product(u, masks, seed):
     rng = np.random.default_rng(seed)
     masks = [m & ((1 << u) - 1) for m in masks]
     factors = [_placed(rng, m, u, 3) for m in masks]
-    parts = _merge_plan(tuple(masks), u)
+    parts = _merge_plan(masks, u)
     assert sorted(i for _, part in parts for i in part) == list(range(len(masks)))  # every factor once
     for mask, part in parts:
         assert mask == np.bitwise_or.reduce([masks[i] for i in part])
-    merged = _run_merge(factors, [_product_tree(tuple(masks[i] for i in part), part) for _, part in parts])
+    merged = _run_merge(factors, [(part, _product_tree(tuple(masks[i] for i in part))) for _, part in parts])
     product = np.ones([1] * u + [3])
     for f in factors:
         product = product * f
