@@ -411,14 +411,8 @@ def _merge_plan(masks: list[int], u: int) -> list[tuple[int, tuple[int, ...]]]:
             members.append([i])
     full = (1 << u) - 1
     live = list(range(len(scope)))
-    while len(live) > 1:  # (a scan of the few parts beats a heap of their pairs)
-        best, i, j = 1 << 30, -1, -1
-        for n, a in enumerate(live):  # ascending ids: the first minimum has the lowest (i, j)
-            scope_a = scope[a]
-            for b in live[n + 1:]:
-                joint = (scope_a | scope[b]).bit_count()
-                if joint < best:
-                    best, i, j = joint, a, b
+    while len(live) > 1:
+        i, j = _closest_pair(live, scope)
         union = scope[i] | scope[j]
         if union == full:  # the smallest joint scope is everything: stop
             break
@@ -430,6 +424,20 @@ def _merge_plan(masks: list[int], u: int) -> list[tuple[int, tuple[int, ...]]]:
     larger = [-c for c in counts]
     parts = [(scope[k], tuple(sorted(members[k], key=larger.__getitem__))) for k in live]
     return sorted(parts, key=lambda p: -p[0].bit_count())
+
+
+def _closest_pair(live: list[int], scope: list[int]) -> tuple[int, int]:
+    """Of the ``live`` operand ids (ascending), the pair (i, j), i < j, whose joint scope (bitmask
+    union of ``scope``) has the fewest axes; on a tie the lowest pair. A scan of the few pairs
+    (cheaper than a heap at these sizes)."""
+    best, i, j = 1 << 30, -1, -1
+    for n, a in enumerate(live):  # ascending ids: the first minimum has the lowest (i, j)
+        scope_a = scope[a]
+        for b in live[n + 1:]:
+            joint = (scope_a | scope[b]).bit_count()
+            if joint < best:
+                best, i, j = joint, a, b
+    return i, j
 
 
 @lru_cache(maxsize=TREE_CACHE_SIZE)
@@ -448,13 +456,7 @@ def _product_tree(masks: tuple[int, ...]) -> tuple[tuple[int, int, bool], ...]:
     made = [False] * len(masks)
     steps = []
     while len(live) > 1:
-        best, i, j = 1 << 30, -1, -1
-        for n, a in enumerate(live):  # ascending ids: the first minimum has the lowest (i, j)
-            scope_a = scope[a]
-            for b in live[n + 1:]:
-                joint = (scope_a | scope[b]).bit_count()
-                if joint < best:
-                    best, i, j = joint, a, b
+        i, j = _closest_pair(live, scope)
         if count[j] > count[i] or (made[j] and not made[i]):
             i, j = j, i  # the larger (or the fresh) operand first
         union = scope[i] | scope[j]
@@ -463,6 +465,6 @@ def _product_tree(masks: tuple[int, ...]) -> tuple[tuple[int, int, bool], ...]:
         live.remove(j)
         live.append(len(scope))
         scope.append(union)
-        count.append(best)
+        count.append(union.bit_count())
         made.append(True)
     return tuple(steps)
