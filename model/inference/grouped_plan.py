@@ -17,8 +17,8 @@ greedy product trees (each step scans every pair of live operands: O(n**3) for n
 faster in pure Python at that size than a heap or per-operand nearest partners, tried). The whole
 plan of a case whose grid and skeleton are new too costs 0.09-0.14 ms (OMP_NUM_THREADS=1, 300 new
 cases). The plan is exact bookkeeping: it changes no number, only which arrays are multiplied and
-summed in which order; these algorithms build the same plans as the first, straightforward ones
-(``tests/model/test_grouped_plan.py``), so the numbers are bit-identical.
+summed in which order (``tests/model/test_grouped_plan.py`` checks the merge and the product
+programs against what they must be, and the planned posteriors against the general contraction).
 """
 
 from __future__ import annotations
@@ -333,21 +333,10 @@ def _grid_weight(net: CompiledNetwork, shared: tuple[int, ...], cache: dict[tupl
 
 def _elimination_order(dependent: list[int], rfs: dict[int, tuple[int, ...]], sizes: dict[int, int],
                        cards: list[int]) -> list[tuple[int, tuple[int, ...]]]:
-    key = (tuple(dependent), tuple(rfs[gi] for gi in dependent), tuple(sizes[gi] for gi in dependent), tuple(cards))
-    order = _ORDERS.get(key)
-    if order is None:
-        if len(_ORDERS) >= 4096:
-            _ORDERS.clear()
-        order = _ORDERS[key] = _greedy_order(dependent, rfs, sizes, cards)
-    return order
-
-
-_ORDERS: dict[tuple, list[tuple[int, tuple[int, ...]]]] = {}
-
-
-def _greedy_order(dependent: list[int], rfs: dict[int, tuple[int, ...]], sizes: dict[int, int],
-                  cards: list[int]) -> list[tuple[int, tuple[int, ...]]]:
-    """:func:`_elimination_order` without the cache (risk-factor sets as bitmasks)."""
+    """Greedy order in which the groups ``dependent`` enter the variable elimination: each step
+    the group whose entry costs least (cells of the risk factors still live x member
+    configurations so far), with the risk factors it finishes; risk-factor sets as bitmasks.
+    Not cached: :class:`Grid` builds its elimination once."""
     cells = _cells_table(tuple(cards))
     uses = {gi: sum(1 << r for r in rfs[gi]) for gi in dependent}
     left = list(dependent)
