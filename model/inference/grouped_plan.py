@@ -289,16 +289,38 @@ class CasePlan:
         self.merge = [(part, _product_tree(tuple([masks[i] for i in part]))) for _, part in parts]
         self.two = None
         if len(parts) == 2:
-            self.two = _two_scope_plan(parts[0][0], parts[1][0], self.u, self.full_shape[-1])
+            self.two = _two_scope_plan(*(_last_operands(tuple([masks[i] for i in part]), steps)
+                                         for part, steps in self.merge), self.u, self.full_shape[-1])
+
+
+def _last_operands(masks: tuple[int, ...], steps: tuple[tuple[int, int, bool], ...]) -> tuple[int, ...]:
+    """The scopes (bitmasks) of the operands of a part's last product (its program ``steps``,
+    :func:`_product_tree`, over factors of scopes ``masks``): two, or the factor's own for a part
+    of one factor (no product)."""
+    if not steps:
+        return masks
+    scope = list(masks)
+    for i, j, _ in steps[:-1]:
+        scope.append(scope[i] | scope[j])
+    i, j, _ = steps[-1]
+    return scope[i], scope[j]
 
 
 @lru_cache(maxsize=TWO_CACHE_SIZE)
-def _two_scope_plan(a_mask: int, b_mask: int, u: int, d: int) -> tuple:
-    """Axes of the two-clique messages between two factors of scopes ``a_mask`` and ``b_mask``
-    (bitmasks over u axes): the squeezed shapes, the axes each sums to give the shared scope S,
-    einsum subscripts for each factor against the other's message, and the axes (member
-    positions) of S, a only and b only. Cached by its arguments (about half the coupled cases of
-    the bench mixes share their two scopes with an earlier one)."""
+def _two_scope_plan(a_ops: tuple[int, ...], b_ops: tuple[int, ...], u: int, d: int) -> tuple:
+    """Axes of the two-clique messages between two parts a and b, each given by the scopes
+    (bitmasks over u axes) of its last product's one or two operands (:func:`_last_operands`;
+    the part is their product, never built): per part (its operands' squeezed shapes, how to sum
+    it over its own axes to the shared scope S (the axes for ``sum`` for one operand, einsum
+    subscripts of the product for two), einsum subscripts of its operands and the other part's
+    message giving its own rows); then the axes (member positions) of S, a only and b only.
+    Cached by its arguments (about half the coupled cases of the bench mixes share them with an
+    earlier one)."""
+    a_mask = b_mask = 0
+    for m in a_ops:
+        a_mask |= m
+    for m in b_ops:
+        b_mask |= m
     in_a = [i for i in range(u) if a_mask >> i & 1]
     in_b = [i for i in range(u) if b_mask >> i & 1]
     shared = [i for i in in_a if i in in_b]
@@ -309,10 +331,17 @@ def _two_scope_plan(a_mask: int, b_mask: int, u: int, d: int) -> tuple:
     def sub(axes: list[int]) -> str:
         return "".join(letter[i] for i in axes) + "Z"
 
-    return ((*(2,) * len(in_a), d), (*(2,) * len(in_b), d),
-            tuple(in_a.index(i) for i in only_a), tuple(in_b.index(i) for i in only_b),
-            f"{sub(in_a)},{sub(shared)}->{sub(only_a)}", f"{sub(in_b)},{sub(shared)}->{sub(only_b)}",
-            shared, only_a, only_b)
+    def side(ops: tuple[int, ...], axes: list[int], own: list[int]) -> tuple:
+        scopes = [[i for i in axes if m >> i & 1] for m in ops]
+        shapes = tuple((*(2,) * len(s), d) for s in scopes)
+        inputs = ",".join(sub(s) for s in scopes)
+        if len(ops) == 1:
+            summed = tuple(axes.index(i) for i in own)
+        else:
+            summed = f"{inputs}->{sub(shared)}"
+        return shapes, summed, f"{inputs},{sub(shared)}->{sub(own)}"
+
+    return side(a_ops, in_a, only_a), side(b_ops, in_b, only_b), shared, only_a, only_b
 
 
 def _grid_weight(net: CompiledNetwork, shared: tuple[int, ...], cache: dict[tuple[int, ...], np.ndarray]) -> np.ndarray:

@@ -143,7 +143,13 @@ def test_product_trees_equal_the_plain_product(u, masks, seed):
     assert sorted(i for _, part in parts for i in part) == list(range(len(masks)))  # every factor once
     for mask, part in parts:
         assert mask == np.bitwise_or.reduce([masks[i] for i in part])
-    merged = _run_merge(factors, [(part, _product_tree(tuple(masks[i] for i in part))) for _, part in parts])
+    merge = [(part, _product_tree(tuple(masks[i] for i in part))) for _, part in parts]
+    opened = _run_merge([f.copy() for f in factors], merge, open_last=True)  # the last products left open
+    for (part, _), ops in zip(merge, opened, strict=True):
+        assert len(ops) == min(len(part), 2)
+        product = ops[0] * ops[1] if len(ops) == 2 else ops[0]
+        assert np.abs(product - _run_merge([f.copy() for f in factors], [(part, _product_tree(tuple(masks[i] for i in part)))])[0]).max() < 1e-12
+    merged = _run_merge(factors, merge)
     product = np.ones([1] * u + [3])
     for f in factors:
         product = product * f
@@ -165,17 +171,31 @@ def test_bit_sums_equal_brute_force(m):
         assert np.abs(rows[i] - np.take(joint, 1, axis=i).reshape(-1, 4).sum(axis=0)).max() < 1e-12
 
 
-@settings(max_examples=60, deadline=None)
-@given(u=st.integers(1, 7), a=st.integers(1, 127), b=st.integers(1, 127), seed=st.integers(0, 999))
-def test_two_clique_messages_equal_the_full_product(u, a, b, seed):
+@settings(max_examples=80, deadline=None)
+@given(u=st.integers(1, 7), a=st.integers(1, 127), b=st.integers(1, 127), split=st.tuples(st.integers(0, 127), st.integers(0, 127)),
+       seed=st.integers(0, 999))
+def test_two_clique_messages_equal_the_full_product(u, a, b, split, seed):
+    """Each part given as one factor, or as the two operands of its last product (scopes: a
+    random subset of the part's and the rest, with some overlap)."""
     full = (1 << u) - 1
     a, b = a & full, b & full
     if not a or not b or (a | b) != full:
         b |= full & ~a
     rng = np.random.default_rng(seed)
-    fa, fb = _placed(rng, a, u, 3), _placed(rng, b, u, 3)
-    rows, total = _two_scope_marginals([fa, fb], _two_scope_plan(a, b, u, 3), u, 3)
-    joint = np.broadcast_to(fa * fb, (2,) * u + (3,))
+    sides = []
+    for mask, cut in zip((a, b), split, strict=True):
+        x = cut & mask
+        if not x or x == mask:  # one factor
+            sides.append(((mask,), (_placed(rng, mask, u, 3),)))
+        else:  # two operands: x and the rest of the part's scope, plus x's lowest axis
+            y = (mask & ~x) | (x & -x if cut & 1 else 0)
+            sides.append(((x, y), (_placed(rng, x, u, 3), _placed(rng, y, u, 3))))
+    (a_ops, fa), (b_ops, fb) = sides
+    rows, total = _two_scope_marginals([fa, fb], _two_scope_plan(a_ops, b_ops, u, 3), u, 3)
+    joint = np.ones((1,) * u + (3,))
+    for f in fa + fb:
+        joint = joint * f
+    joint = np.broadcast_to(joint, (2,) * u + (3,))
     assert np.abs(total - joint.reshape(-1, 3).sum(axis=0)).max() < 1e-12
     for i in range(u):
         assert np.abs(rows[i] - np.take(joint, 1, axis=i).reshape(-1, 3).sum(axis=0)).max() < 1e-12

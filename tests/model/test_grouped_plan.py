@@ -24,7 +24,7 @@ import model.inference.grouped_draws as grouped_draws
 from model import load_model
 from model.inference.draw_engine import DrawEngine
 from model.inference.draws import draw_values
-from model.inference.grouped_plan import _merge_plan, _product_tree, _two_scope_plan
+from model.inference.grouped_plan import _last_operands, _merge_plan, _product_tree, _two_scope_plan
 from model.parameters import build_parameters
 from tests.model.test_engine_exact import evidence_for, toy_spec
 from tests.model.test_grouped_draws import random_mix, simulated_mix
@@ -130,12 +130,15 @@ def test_merge_and_program_by_hand():
     # {0}, {1}, {0,1,2}: {0} x {1} first (joint scope 2 axes), then the fresh product (operand 3,
     # left) times {0,1,2}
     assert _product_tree((0b001, 0b010, 0b111)) == ((0, 1, False), (3, 2, False))
+    # the operands of that last product (left open for the two-clique messages): {0,1} and {0,1,2}
+    assert _last_operands((0b001, 0b010, 0b111), ((0, 1, False), (3, 2, False))) == (0b011, 0b111)
+    assert _last_operands((0b101,), ()) == (0b101,)  # a part of one factor: no product
 
 
 def test_two_scope_plans_are_cached_by_their_scopes():
     _two_scope_plan.cache_clear()
-    first = _two_scope_plan(0b0111, 0b1100, 4, 3)
-    assert _two_scope_plan(0b0111, 0b1100, 4, 3) is first
+    first = _two_scope_plan((0b0111,), (0b0100, 0b1000), 4, 3)
+    assert _two_scope_plan((0b0111,), (0b0100, 0b1000), 4, 3) is first
     assert _two_scope_plan.cache_info().hits == 1
     # axes 0-3: a = {0,1,2}, b = {2,3}: shared {2}, a only {0,1}, b only {3}
     assert first[-3:] == ([2], [0, 1], [3])
