@@ -219,7 +219,7 @@ class GroupedDraws:
             return _normalise(out, total, ok, [c for c, _ in shares])
 
         assert not shares, "with a coupled group, every group on the grid is eliminated"
-        prior = self._ones.reshape(1, d)
+        prior = None  # all ones until the first step: that step's table is the prior (not a product with ones)
         # Variable elimination over the crossed risk factors: (1, *dependent members, *live cells, D).
         rf_probs = net.rf_probs_last
         for kind, groups, how in plan.steps:
@@ -230,12 +230,16 @@ class GroupedDraws:
                     table = table * rf_probs[r].reshape(shape)
                 operands.append(table)
             if kind == "einsum":
-                subscripts, shapes = how
+                subscripts, shapes, alone = how
                 if shapes is not None:
                     operands = [operands[0].reshape(shapes[0]) * operands[1].reshape(shapes[1])]
-                prior = np.einsum(subscripts, prior, *operands)
+                prior = np.einsum(subscripts, prior, *operands) if prior is not None else np.einsum(alone, *operands)[None]
+            elif prior is None:
+                prior = operands[0].reshape(how[1])  # (never written: merged products are fresh)
             else:
                 prior = prior.reshape(how[0]) * operands[0].reshape(how[1])
+        if prior is None:  # no risk factor crossed
+            prior = self._ones
         prior = prior.reshape(plan.prior_final)  # on the u member axes + D
 
         # The likelihood and the independent groups' tables, merged in a greedy order.

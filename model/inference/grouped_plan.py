@@ -170,7 +170,9 @@ class Grid:
                                     *(cards[r] if r in g_rfs_ else 1 for r in rfs), d) for g_rfs_, g_members_ in held)
                 inputs += "," + labels(ms, rfs) + "Z"
                 output = "Y" + labels(so_far, live) + "Z"
-                out[-1] = ("einsum", tuple(groups_in), (inputs + "->" + output, shapes))
+                # the first step (the prior still all ones): its subscripts without the prior too
+                alone = inputs[3:] + "->" + output[1:] if inputs.startswith("YZ,") else None
+                out[-1] = ("einsum", tuple(groups_in), (inputs + "->" + output, shapes, alone))
         assert not live, "every crossed risk factor is summed"
         return out, members, len(members)
 
@@ -248,8 +250,9 @@ class CasePlan:
     - ``steps`` / ``prior_final``: the variable elimination over the crossed risk factors (a
       leading 1, *dependent members, *live cells, D): per step its kind ("product": a broadcast
       product, with the prior's and the table's shapes; "einsum": one or two groups multiplied in
-      and the risk factors finished summed, with the subscripts and, for two, the shapes that
-      broadcast them into one table first) and the groups it multiplies in, each with the risk
+      and the risk factors finished summed, with the subscripts, for two the shapes that
+      broadcast them into one table first (else None), and for the first step the subscripts
+      without the prior (all ones then; else None)) and the groups it multiplies in, each with the risk
       factors entering with it (risk factor, shape placing its distribution on the group's
       table); then the prior factor's shape on the u member axes + D;
     - ``independent_place``: (group, shape) placing each coupled group without a grid axis on the u
