@@ -250,26 +250,32 @@ class GroupedDraws:
         factors.append(prior)
         if plan.two is not None:  # two parts: pass messages between them, never build the full array
             parts = _run_merge(factors, plan.merge, open_last=True)
-            out[plan.members], total = _two_scope_marginals(parts, plan.two, plan.u, d)
-            return _normalise(out, total, ok, plan.members)
+            rows, total = _two_scope_marginals(parts, plan.two, plan.u, d)
+            return _normalise(out, total, ok, plan.members, rows)
         joint = _run_merge(factors, plan.merge)[0]  # one part: the product of everything
         if joint.shape != plan.full_shape:
             joint = np.broadcast_to(joint, plan.full_shape)
-        out[plan.members], total = _bit_sums(joint, plan.u, d)
-        return _normalise(out, total, ok, plan.members)
+        rows, total = _bit_sums(joint, plan.u, d)
+        return _normalise(out, total, ok, plan.members, rows)
 
 
-def _normalise(numerators: np.ndarray, total: np.ndarray, ok: np.ndarray | None, scaled: list[int]) -> np.ndarray:
+def _normalise(numerators: np.ndarray, total: np.ndarray, ok: np.ndarray | None, scaled: list[int],
+               rows: np.ndarray | None = None) -> np.ndarray:
     """(D, K): the rows ``scaled`` of ``numerators`` (K, D) over the total (the other rows are
-    already marginals); NaN for draws under which the evidence is impossible (the total is 0, or
+    already marginals; ``rows`` (len(scaled), D), when given, are those rows' numerators, not yet
+    in ``numerators``); NaN for draws under which the evidence is impossible (the total is 0, or
     ``ok`` (D,), a factor shared by every configuration being positive, is False)."""
     possible = total > 0
     if ok is not None:
         possible &= ok
+    every = bool(possible.all())
     if scaled:
-        numerators[scaled] = numerators[scaled] / np.where(possible, total, 1.0)
+        if rows is None:
+            rows = numerators[scaled]
+        numerators[scaled] = rows / (total if every else np.where(possible, total, 1.0))
     out = numerators.T.copy()
-    out[~possible] = np.nan
+    if not every:
+        out[~possible] = np.nan
     return out
 
 
