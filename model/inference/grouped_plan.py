@@ -289,11 +289,13 @@ class CasePlan:
             for i in rest:
                 union |= masks[i]
             parts = [parts[0], (union, rest)]
-        self.merge = [(part, _product_tree(tuple([masks[i] for i in part]))) for _, part in parts]
-        self.two = None
-        if len(parts) == 2:
-            self.two = _two_scope_plan(*(_last_operands(tuple([masks[i] for i in part]), steps)
-                                         for part, steps in self.merge), self.u, self.full_shape[-1])
+        self.merge, last = [], []
+        for _, part in parts:
+            scopes_ = tuple([masks[i] for i in part])
+            steps = _product_tree(scopes_)
+            self.merge.append((part, steps))
+            last.append(_last_operands(scopes_, steps))
+        self.two = _two_scope_plan(*last, self.u, self.full_shape[-1]) if len(parts) == 2 else None
 
 
 def _last_operands(masks: tuple[int, ...], steps: tuple[tuple[int, int, bool], ...]) -> tuple[int, ...]:
@@ -317,34 +319,40 @@ def _two_scope_plan(a_ops: tuple[int, ...], b_ops: tuple[int, ...], u: int, d: i
     it over its own axes to the shared scope S (the axes for ``sum`` for one operand, einsum
     subscripts of the product for two), einsum subscripts of its operands and the other part's
     message giving its own rows); then the axes (member positions) of S, a only and b only.
-    Cached by its arguments (about half the coupled cases of the bench mixes share them with an
-    earlier one)."""
+    Cached by its arguments (about a third of the coupled cases of the bench mixes share them
+    with an earlier one); its pieces by their masks (:func:`_axes`, :func:`_subscript`)."""
     a_mask = b_mask = 0
     for m in a_ops:
         a_mask |= m
     for m in b_ops:
         b_mask |= m
-    in_a = [i for i in range(u) if a_mask >> i & 1]
-    in_b = [i for i in range(u) if b_mask >> i & 1]
-    shared = [i for i in in_a if i in in_b]
-    only_a = [i for i in in_a if i not in shared]
-    only_b = [i for i in in_b if i not in shared]
-    letter = {i: chr(ord("a") + i) for i in range(u)}
+    shared = a_mask & b_mask
+    to_s = _subscript(shared)
 
-    def sub(axes: list[int]) -> str:
-        return "".join(letter[i] for i in axes) + "Z"
-
-    def side(ops: tuple[int, ...], axes: list[int], own: list[int]) -> tuple:
-        scopes = [[i for i in axes if m >> i & 1] for m in ops]
-        shapes = tuple((*(2,) * len(s), d) for s in scopes)
-        inputs = ",".join(sub(s) for s in scopes)
-        if len(ops) == 1:
-            summed = tuple(axes.index(i) for i in own)
+    def side(ops: tuple[int, ...], part: int) -> tuple:
+        own = part & ~shared
+        inputs = ",".join([_subscript(m) for m in ops])
+        if len(ops) == 1:  # positions of its own axes among the part's
+            summed = tuple((part & ((1 << i) - 1)).bit_count() for i in _axes(own))
         else:
-            summed = f"{inputs}->{sub(shared)}"
-        return shapes, summed, f"{inputs},{sub(shared)}->{sub(own)}"
+            summed = f"{inputs}->{to_s}"
+        return tuple([(*(2,) * m.bit_count(), d) for m in ops]), summed, f"{inputs},{to_s}->{_subscript(own)}"
 
-    return side(a_ops, in_a, only_a), side(b_ops, in_b, only_b), shared, only_a, only_b
+    return (side(a_ops, a_mask), side(b_ops, b_mask),
+            list(_axes(shared)), list(_axes(a_mask & ~shared)), list(_axes(b_mask & ~shared)))
+
+
+@lru_cache(maxsize=PLACE_CACHE_SIZE)
+def _axes(mask: int) -> tuple[int, ...]:
+    """The axes (ascending) of a scope bitmask."""
+    return tuple(i for i in range(mask.bit_length()) if mask >> i & 1)
+
+
+@lru_cache(maxsize=PLACE_CACHE_SIZE)
+def _subscript(mask: int) -> str:
+    """einsum subscripts of an array on the axes of a scope bitmask (axis i is the letter
+    ``chr(ord("a") + i)``), draws last (Z)."""
+    return "".join([chr(ord("a") + i) for i in _axes(mask)]) + "Z"
 
 
 def _grid_weight(net: CompiledNetwork, shared: tuple[int, ...], cache: dict[tuple[int, ...], np.ndarray]) -> np.ndarray:
