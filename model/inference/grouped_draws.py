@@ -351,6 +351,9 @@ def _bit_sums(joint: np.ndarray, m: int, d: int) -> tuple[np.ndarray, np.ndarray
     configurations axis by axis (the index-1 half summed, then the two halves added), the rest as
     one product with the 0/1 configuration bits: a matrix that small stays on one BLAS thread
     (a threaded product of these sizes waits on its threads, badly on a busy machine)."""
+    if m <= BITS_BY_PRODUCT:  # one product (rows: a view of it)
+        sums = _bits_and_ones(m) @ joint.reshape(-1, d)
+        return sums[:-1], sums[-1]
     rows = np.empty((m, d))
     flat = np.ascontiguousarray(joint).reshape(-1, d)
     i = 0
