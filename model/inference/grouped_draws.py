@@ -251,7 +251,7 @@ class GroupedDraws:
         if plan.two is not None:  # two parts: pass messages between them, never build the full array
             parts = _run_merge(factors, plan.merge, open_last=True)
             rows, total = _two_scope_marginals(parts, plan.two, plan.u, d)
-            return _normalise(out, total, ok, plan.members, rows)
+            return _normalise(out, total, ok, plan.two_members, rows)
         joint = _run_merge(factors, plan.merge)[0]  # one part: the product of everything
         if joint.shape != plan.full_shape:
             joint = np.broadcast_to(joint, plan.full_shape)
@@ -313,7 +313,8 @@ def _run_merge(factors: list[np.ndarray], merge: list[tuple], open_last: bool = 
 
 
 def _two_scope_marginals(parts: list[tuple[np.ndarray, ...]], two: tuple, u: int, d: int) -> tuple[np.ndarray, np.ndarray]:
-    """(u, D) sums of the product of two factors a, b with each axis present, and (D,) its total,
+    """(u, D) sums of the product of two factors a, b with each axis present (rows in the order
+    of the axes of S, then a only, then b only: ``two[-3:]``), and (D,) its total,
     from the factors and their messages over the shared axes S (a two-clique junction tree),
     never building the product: with a_S, b_S each factor summed over its own axes, the S rows
     and the total come from a_S * b_S, an a-only row from a contracted with b_S (one einsum),
@@ -325,14 +326,15 @@ def _two_scope_marginals(parts: list[tuple[np.ndarray, ...]], two: tuple, u: int
     a_side, b_side, shared, only_a, only_b = two
     a, a_s = _message(parts[0], a_side)
     b, b_s = _message(parts[1], b_side)
-    out = np.empty((u, d))
     rows, total = _bit_sums(a_s * b_s, len(shared), d)
-    out[shared] = rows
+    if not (only_a or only_b):
+        return rows, total
+    pieces = [rows]
     if only_a:
-        out[only_a], _ = _bit_sums(np.einsum(a_side[2], *a, b_s), len(only_a), d)
+        pieces.append(_bit_sums(np.einsum(a_side[2], *a, b_s), len(only_a), d)[0])
     if only_b:
-        out[only_b], _ = _bit_sums(np.einsum(b_side[2], *b, a_s), len(only_b), d)
-    return out, total
+        pieces.append(_bit_sums(np.einsum(b_side[2], *b, a_s), len(only_b), d)[0])
+    return np.concatenate(pieces), total
 
 
 def _message(ops: tuple[np.ndarray, ...], side: tuple) -> tuple[list[np.ndarray], np.ndarray]:

@@ -266,7 +266,8 @@ class CasePlan:
     - ``merge``: the factors (likelihood, independent groups, then the prior) merged into parts,
       largest scope first (more than two folded into the largest and the product of the rest);
       each part as (its factor indices, its product as a program (:func:`_product_tree`));
-    - ``two``: when two parts remain, their axes for the two-clique messages; else None.
+    - ``two``: when two parts remain, their axes for the two-clique messages; else None; and
+      then ``two_members``: the members in the order of its rows (shared, a only, b only).
     """
 
     def __init__(self, skeleton: Skeleton, scopes: tuple[tuple[int, ...], ...], index: list) -> None:
@@ -296,6 +297,8 @@ class CasePlan:
             self.merge.append((part, steps))
             last.append(_last_operands(scopes_, steps))
         self.two = _two_scope_plan(*last, self.u, self.full_shape[-1]) if len(parts) == 2 else None
+        if self.two is not None:  # the members in the order of the two-clique rows
+            self.two_members = [self.members[i] for part in self.two[-3:] for i in part]
 
 
 def _last_operands(masks: tuple[int, ...], steps: tuple[tuple[int, int, bool], ...]) -> tuple[int, ...]:

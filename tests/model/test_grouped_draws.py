@@ -191,11 +191,14 @@ def test_two_clique_messages_equal_the_full_product(u, a, b, split, seed):
             y = (mask & ~x) | (x & -x if cut & 1 else 0)
             sides.append(((x, y), (_placed(rng, x, u, 3), _placed(rng, y, u, 3))))
     (a_ops, fa), (b_ops, fb) = sides
-    rows, total = _two_scope_marginals([fa, fb], _two_scope_plan(a_ops, b_ops, u, 3), u, 3)
+    two = _two_scope_plan(a_ops, b_ops, u, 3)
+    rows, total = _two_scope_marginals([fa, fb], two, u, 3)
+    order = [i for axes in two[-3:] for i in axes]  # the rows: shared axes, a only, b only
+    assert sorted(order) == list(range(u)) and rows.shape == (u, 3)
     joint = np.ones((1,) * u + (3,))
     for f in fa + fb:
         joint = joint * f
     joint = np.broadcast_to(joint, (2,) * u + (3,))
     assert np.abs(total - joint.reshape(-1, 3).sum(axis=0)).max() < 1e-12
-    for i in range(u):
-        assert np.abs(rows[i] - np.take(joint, 1, axis=i).reshape(-1, 3).sum(axis=0)).max() < 1e-12
+    for row, i in zip(rows, order, strict=True):
+        assert np.abs(row - np.take(joint, 1, axis=i).reshape(-1, 3).sum(axis=0)).max() < 1e-12
