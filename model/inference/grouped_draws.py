@@ -94,6 +94,8 @@ class GroupedDraws:
         # Every answered evidence factor, split once: [factor][pattern] (pattern 0 = unanswered).
         self._split_list = [[None] + [self._split(fi, p) for p in range(1, f.n_patterns)]
                             for fi, f in enumerate(net.factors)]
+        # per factor and pattern, the smallest entry of its table (a lower bound of products)
+        self._split_low = [[None] + [float(table.min()) for _, table, _ in splits[1:]] for splits in self._split_list]
 
     # ------------------------------------------------------------------ cached pieces
     def split(self, fi: int, pattern: int) -> tuple[tuple[int, ...], np.ndarray, list[tuple[int, np.ndarray]]]:
@@ -164,9 +166,12 @@ class GroupedDraws:
         codes = np.asarray(rf_codes, dtype=np.int64).tolist()
         patterns = ((np.asarray(finding_codes, dtype=np.int64) + 1) @ net.pattern_weight).tolist()
         lam: dict[int, np.ndarray] = {}  # per condition: the product of the log-linear answers' ratios
-        const = None  # factors shared by every configuration: only matter when 0
+        # Factors shared by every configuration only matter where their product is 0. The
+        # product of their smallest entries bounds it from below (rounding is monotonic): when
+        # that is positive, so is the product under every draw, and it is not computed.
+        constant, low = [], 1.0
         scopes, likelihood = [], []
-        for splits, pattern in zip(self._split_list, patterns, strict=True):
+        for splits, lows, pattern in zip(self._split_list, self._split_low, patterns, strict=True):
             if not pattern:
                 continue
             parents, table, separable = splits[pattern]
@@ -177,9 +182,15 @@ class GroupedDraws:
                 scopes.append(parents)
                 likelihood.append(table)
             else:
-                const = table if const is None else const * table
+                constant.append(table)
+                low *= lows[pattern]
         plan = self.plan(tuple(c < 0 for c in codes), tuple(scopes))
-        ok = None if const is None else const > 0  # False: impossible under that draw
+        ok = None  # else (D,) False where the evidence is impossible under that draw
+        if constant and not low > 0:
+            const = constant[0]
+            for table in constant[1:]:
+                const = const * table
+            ok = const > 0
         out = np.empty((len(net.conditions), d))
 
         tables = []  # per group: its table with the answers picked and lam applied
@@ -188,8 +199,12 @@ class GroupedDraws:
             for pos, r in fill:
                 index[pos] = codes[r]
             table = self._extended[gi][tuple(index)]
-            if lam and any(c in lam for c in members):
-                table = table * _odds_factors(lam, members, self._ones).reshape(plan.odds_shape[gi])
+            if lam and not lam.keys().isdisjoint(members):
+                if len(members) == 1:  # (1, ratio) on its member axis: _odds_factors in one call
+                    odds = np.concatenate((self._ones, lam[members[0]])).reshape(plan.odds_shape[gi])
+                else:
+                    odds = _odds_factors(lam, members, self._ones).reshape(plan.odds_shape[gi])
+                table = table * odds
             tables.append(table)
 
         # Uncoupled groups in closed form over the grid of shared unanswered risk factors.
@@ -221,13 +236,12 @@ class GroupedDraws:
         assert not shares, "with a coupled group, every group on the grid is eliminated"
         prior = None  # all ones until the first step: that step's table is the prior (not a product with ones)
         # Variable elimination over the crossed risk factors: (1, *dependent members, *live cells, D).
-        rf_probs = net.rf_probs_last
         for kind, groups, how in plan.steps:
             operands = []
             for gi, intro in groups:
                 table = tables[gi]
-                for r, shape in intro:
-                    table = table * rf_probs[r].reshape(shape)
+                for _, probs in intro:
+                    table = table * probs
                 operands.append(table)
             if kind == "einsum":
                 subscripts, shapes, alone = how
@@ -265,10 +279,13 @@ def _normalise(numerators: np.ndarray, total: np.ndarray, ok: np.ndarray | None,
     already marginals; ``rows`` (len(scaled), D), when given, are those rows' numerators, not yet
     in ``numerators``); NaN for draws under which the evidence is impossible (the total is 0, or
     ``ok`` (D,), a factor shared by every configuration being positive, is False)."""
-    possible = total > 0
-    if ok is not None:
-        possible &= ok
-    every = bool(possible.all())
+    if ok is None and total.min() > 0:  # every draw possible (one call instead of two)
+        possible, every = None, True
+    else:
+        possible = total > 0
+        if ok is not None:
+            possible &= ok
+        every = bool(possible.all())
     if scaled:
         if rows is None:
             rows = numerators[scaled]

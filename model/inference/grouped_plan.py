@@ -143,7 +143,7 @@ class Grid:
                 if r not in live:
                     shape = [1] * (size + len(g_rfs) + 1)
                     shape[size + pos], shape[-1] = cards[r], d
-                    intro.append((r, tuple(shape)))
+                    intro.append((r, net.rf_probs_last[r].reshape(shape)))  # a read-only view
             before = sorted(set(live) | set(g_rfs))
             fuse_next = not done and k + 1 < len(steps) and bool(steps[k + 1][1])
             if done or fuse_next:
@@ -253,8 +253,8 @@ class CasePlan:
       and the risk factors finished summed, with the subscripts, for two the shapes that
       broadcast them into one table first (else None), and for the first step the subscripts
       without the prior (all ones then; else None)) and the groups it multiplies in, each with the risk
-      factors entering with it (risk factor, shape placing its distribution on the group's
-      table); then the prior factor's shape on the u member axes + D;
+      factors entering with it (risk factor, its distribution placed on the group's table);
+      then the prior factor's shape on the u member axes + D;
     - ``independent_place``: (group, shape) placing each coupled group without a grid axis on the u
       member axes + D;
     - ``members`` (u condition indices of the member axes), ``u``, ``u_dep`` (the first u_dep are
