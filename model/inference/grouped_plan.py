@@ -7,18 +7,20 @@ which the factors are merged, and the final reduction. ``GroupedDraws`` caches p
 so a case only runs the array arithmetic. What a plan shares with others is cached by what fixes
 it: a :class:`Grid` (grid weight, variable elimination) by the unanswered shared risk factors, a
 :class:`Skeleton` by those and the coupled groups closed over the grid (:meth:`Grid.close`), a
-likelihood placement by its member axes, the two-clique message axes by the two scopes, a product
-tree by its operands' scopes (local positions).
+likelihood placement by its member axes, the two-clique message axes by the scopes of each part's
+last product's operands (that product is never built: ``grouped_draws._two_scope_marginals``),
+their einsum subscripts by scope, a product tree by its operands' scopes (local positions).
 
 Nearly every case has a structure of its own (300 distinct in 300 cases of either bench mix), so
-its :class:`CasePlan` is new: pure Python, about 0.04 ms (random mix) to 0.085 ms (simulated mix,
-10-20 scopes over about 11 member axes) per case, most of it the greedy merge into parts and the
-greedy product trees (each step scans every pair of live operands: O(n**3) for n of about 10,
-faster in pure Python at that size than a heap or per-operand nearest partners, tried). The whole
-plan of a case whose grid and skeleton are new too costs 0.09-0.14 ms (OMP_NUM_THREADS=1, 300 new
-cases). The plan is exact bookkeeping: it changes no number, only which arrays are multiplied and
-summed in which order (``tests/model/test_grouped_plan.py`` checks the merge and the product
-programs against what they must be, and the planned posteriors against the general contraction).
+its :class:`CasePlan` is new: pure Python, about 0.05 ms (random mix) to 0.09-0.12 ms (simulated
+mix, 10-20 scopes over about 11 member axes) per case (``GroupedDraws.plan`` of 300 new structures
+timed alone, OMP_NUM_THREADS=1; inside the case loop, after the array arithmetic, 0.07 and
+0.11-0.12 ms), most of it the greedy merge into parts and the greedy product trees (each step
+scans every pair of live operands: O(n**3) for n of about 10, faster in pure Python at that size
+than a heap, pruning by scope size, or per-operand nearest partners, tried). The plan is exact
+bookkeeping: it changes no number, only which arrays are multiplied and summed in which order
+(``tests/model/test_grouped_plan.py`` checks the merge and the product programs against what they
+must be, and the planned posteriors against the general contraction).
 """
 
 from __future__ import annotations
