@@ -53,7 +53,6 @@ log = logging.getLogger("hipdx.http")
 MAX_BODY_BYTES = 1024 * 1024
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
 KEYED_ENDPOINTS = frozenset({"describe_model", "diagnose"})  # health, docs, openapi and CDS discovery stay open
-JSON_TYPES = ("application/json", "application/fhir+json")
 CORS_HEADERS = "Authorization, Content-Type, X-API-Key, X-Request-ID"
 EXPOSED_HEADERS = "X-Request-ID, X-Hipdx-Disclaimer, X-Hipdx-Model-Version, X-Hipdx-Cache"
 

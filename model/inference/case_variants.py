@@ -161,9 +161,9 @@ class CaseVariants:
         self.finding_codes = np.asarray(finding_codes, dtype=np.int64).reshape(-1)
         self.feature_of = engine.feature_index(self.finding_codes[None, :])[0]  # per factor, -1 = unanswered
         self._feature_rows = self.feature_of[self.feature_of >= 0]
-        self.log_lik = np.zeros(engine.log_lik.shape[1])
-        for f in self._feature_rows.tolist():  # added in place, in order (as a sum over the rows would)
-            self.log_lik += engine.log_lik[f]
+        # the answered rows added in order (a reduction over axis 0 adds row by row, as the engine does)
+        self.log_lik = engine.log_lik[self._feature_rows].sum(axis=0) if len(self._feature_rows) else \
+            np.zeros(engine.log_lik.shape[1])
         self._top = float(self.log_lik.max())
         self._exp_lik = np.exp(self.log_lik - self._top)  # (2^K,) shared by every risk-factor variant
         self._codes = self.rf_codes.tolist()

@@ -172,17 +172,19 @@ class Reasoner:
         # Per condition: largest absolute effect first, ties by variable name (one lexsort for all).
         name_rank = np.array([self._name_rank[v] for v in answered])
         order = np.lexsort((np.broadcast_to(name_rank, (len(m.conditions), len(answered))), -np.abs(effect.T))).tolist()
-        effects, factors, finite = effect.T.tolist(), factor.T.tolist(), np.isfinite(factor).T.tolist()
+        effects, factors = effect.T.tolist(), factor.T.tolist()
         linked = [self._linked_sources(var, parsed[var]) for var in answered]  # per answer: (sources, links) per condition
         states = [parsed[var] for var in answered]
         out: dict[str, list[dict[str, Any]]] = {}
         by_condition = zip(zip(*[s[0] for s in linked], strict=True), zip(*[s[1] for s in linked], strict=True), strict=True)
         for j, (cid, (sources, links)) in enumerate(zip(m.conditions, by_condition, strict=True)):
-            eff, fac, fin = effects[j], factors[j], finite[j]
+            eff, fac = effects[j], factors[j]
             out[cid] = [{"variable": answered[i], "state": states[i], "effect": eff[i], "likelihood_ratio": fac[i],
-                         "link": links[i], "sources": sources[i]} if fin[i] else
-                        {"variable": answered[i], "state": states[i], "effect": eff[i], "link": links[i], "sources": sources[i]}
-                        for i in order[j]]
+                         "link": links[i], "sources": sources[i]} for i in order[j]]
+        if not np.isfinite(factor).all():  # rare (a posterior of 0 or 1): no Bayes factor to give there
+            for j, i in zip(*np.nonzero(~np.isfinite(factor.T)), strict=True):
+                cid, var = m.conditions[j], answered[i]
+                next(e for e in out[cid] if e["variable"] == var).pop("likelihood_ratio")
         return out
 
     def variants(self, parsed: Mapping[str, str]) -> CaseVariants:
