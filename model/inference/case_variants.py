@@ -317,25 +317,24 @@ class CaseVariants:
             return self.without_by_rows(risk_factors, findings)
         self._variant_rows()
         n_rf = len(risk_factors)
-        # rows of P(C, e without the answer) / exp(top): one product with the configurations (and
-        # a column of ones) gives every variant's marginals and total. A left-out finding's row is
-        # P(f | C)^-1 (times its factor's other answers) times the case's weights: the weights go
-        # into the configurations' side, (2^K, K + 1), so the gathered rows are read once.
-        sums = np.empty((n_rf + n, t.configs_and_one.shape[1]))
+        # rows of P(C, e without the answer) / exp(top), one per variant: a left-out risk factor's
+        # prior row times the case's likelihood; a left-out finding's P(f | C)^-1 (times its
+        # factor's other answers) times the case's weights. One product with the configurations
+        # (and a column of ones) then gives every variant's marginals and total.
+        rows = np.empty((n_rf + n, self.log_lik.shape[0]))
         if n_rf:
-            rows = np.empty((n_rf, self.log_lik.shape[0]))
             left_out = self._left_out
             for i, j in enumerate(risk_factors):
                 rows[i] = left_out[j]
-            rows *= self._exp_lik
-            np.matmul(rows, t.configs_and_one, out=sums[:n_rf])
+            rows[:n_rf] *= self._exp_lik
         if n:
             lik, inverse = t.likelihoods()
-            weighted = self._weights[:, None] * t.configs_and_one
-            found = inverse[feature]
+            found = rows[n_rf:]
+            np.take(inverse, feature, axis=0, out=found)
             if len(has):
                 found[has] *= lik[replacement[has]]
-            np.matmul(found, weighted, out=sums[n_rf:])
+            found *= self._weights
+        sums = rows @ t.configs_and_one
         total = sums[:, -1]
         marginals = sums[:, :-1]
         marginals /= total[:, None]
