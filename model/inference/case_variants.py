@@ -330,7 +330,7 @@ class CaseVariants:
         if n:
             lik, inverse = t.likelihoods()
             found = rows[n_rf:]
-            np.take(inverse, feature, axis=0, out=found)
+            np.take(inverse, feature, axis=0, out=found, mode="clip")  # valid rows; "raise" would copy first
             if len(has):
                 found[has] *= lik[replacement[has]]
             found *= self._weights
