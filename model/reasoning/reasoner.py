@@ -56,6 +56,7 @@ class CaseModel(Protocol):
 SEVERE_LEVELS = ("emergency", "urgent")
 MAX_CONDITIONED = 4096  # cached conditioned likelihood blocks (Reasoner._case_likelihoods); this network has < 100
 LN2 = float(np.log(2.0))
+EFFECT_DECIMALS = 12  # effects equal to this many decimals are listed by variable name
 TINY = 1e-300  # below this a probability's entropy term is 0 to the precision of a double sum
 
 
@@ -170,8 +171,11 @@ class Reasoner:
         with np.errstate(divide="ignore", invalid="ignore"):
             factor = _odds(point)[None, :] / _odds(without)
         # Per condition: largest absolute effect first, ties by variable name (one lexsort for all).
+        # Sizes are compared to 12 decimals: an answer with no path to a condition has an effect of
+        # 0 up to rounding (about 1e-17), so such answers are listed by name, not by rounding noise.
         name_rank = np.array([self._name_rank[v] for v in answered])
-        order = np.lexsort((np.broadcast_to(name_rank, (len(m.conditions), len(answered))), -np.abs(effect.T))).tolist()
+        size = np.round(np.abs(effect.T), EFFECT_DECIMALS)
+        order = np.lexsort((np.broadcast_to(name_rank, (len(m.conditions), len(answered))), -size)).tolist()
         effects, factors = effect.T.tolist(), factor.T.tolist()
         linked = [self._linked_sources(var, parsed[var]) for var in answered]  # per answer: (sources, links) per condition
         states = [parsed[var] for var in answered]
@@ -357,15 +361,19 @@ class Reasoner:
             for rule in rules:
                 if all(parsed.get(v) == st for v, st in rule.when.items() if v != var):
                     reveal[i] = max(reveal[i], float(p[states.index(rule.when[var])]))
-        gain = np.maximum(eig, 0.0)
-        must = mnm >= s.min_must_not_miss_bits
-        flag = reveal >= s.min_red_flag_probability
-        urgent = must | flag
-        priority = np.where(urgent, 1.0 + mnm + reveal, gain)
-        order = np.lexsort((np.array([self._name_rank[v] for v in candidates]), -priority))[: s.max_questions]
-        should_stop = not urgent.any() and float(gain.max()) < s.stop_below_bits
+        # The ranking in plain Python: a few dozen candidates at most (fewer calls than in numpy).
+        gain = np.maximum(eig, 0.0).tolist()
+        mnm_bits, reveal_p = mnm.tolist(), reveal.tolist()
+        must = [b >= s.min_must_not_miss_bits for b in mnm_bits]
+        flag = [p >= s.min_red_flag_probability for p in reveal_p]
+        urgent = [a or b for a, b in zip(must, flag, strict=True)]
+        priority = [1.0 + b + p if u else g for u, b, p, g in zip(urgent, mnm_bits, reveal_p, gain, strict=True)]
+        name_rank = self._name_rank
+        # highest priority first, ties by variable name (gains are never NaN: 0/0 is set to 0 above)
+        order = sorted(range(n), key=lambda i: (-priority[i], name_rank[candidates[i]]))[: s.max_questions]
+        should_stop = not any(urgent) and max(gain) < s.stop_below_bits
         top = []
-        for i in order.tolist():
+        for i in order:
             var = candidates[i]
             if must[i]:
                 reason = "could reveal a must-not-miss condition (" + ", ".join(plausible) + ")"
@@ -375,7 +383,7 @@ class Reasoner:
                 reason = "most informative about the conditions"
             variable = m.variables[var]
             top.append({"variable": var, "question": variable.question, "states": list(variable.states),
-                        "expected_information_gain": float(gain[i]), "priority": float(priority[i]), "reason": reason})
+                        "expected_information_gain": gain[i], "priority": priority[i], "reason": reason})
         return top, should_stop
 
     def _case_likelihoods(self, variants: CaseVariants) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray] | None:
