@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -185,8 +186,9 @@ class Reasoner:
             eff, fac = effects[j], factors[j]
             out[cid] = [{"variable": answered[i], "state": states[i], "effect": eff[i], "likelihood_ratio": fac[i],
                          "link": links[i], "sources": sources[i]} for i in order[j]]
-        if not np.isfinite(factor).all():  # rare (a posterior of 0 or 1): no Bayes factor to give there
-            for j, i in zip(*np.nonzero(~np.isfinite(factor.T)), strict=True):
+        finite = np.isfinite(factor)
+        if not finite.all():  # rare (a posterior of 0 or 1): no Bayes factor to give there
+            for j, i in zip(*np.nonzero(~finite.T), strict=True):
                 cid, var = m.conditions[j], answered[i]
                 next(e for e in out[cid] if e["variable"] == var).pop("likelihood_ratio")
         return out
@@ -369,9 +371,10 @@ class Reasoner:
         urgent = [a or b for a, b in zip(must, flag, strict=True)]
         priority = [1.0 + b + p if u else g for u, b, p, g in zip(urgent, mnm_bits, reveal_p, gain, strict=True)]
         name_rank = self._name_rank
-        # highest priority first, ties by variable name (gains are never NaN: 0/0 is set to 0 above)
-        order = sorted(range(n), key=lambda i: (-priority[i], name_rank[candidates[i]]))[: s.max_questions]
-        should_stop = not any(urgent) and max(gain) < s.stop_below_bits
+        # highest priority first, ties by variable name; a NaN priority last (as numpy sorts it)
+        order = sorted(range(n), key=lambda i: (-priority[i] if priority[i] == priority[i] else math.inf,
+                                                name_rank[candidates[i]]))[: s.max_questions]
+        should_stop = not any(urgent) and all(g < s.stop_below_bits for g in gain)  # False if any gain is NaN
         top = []
         for i in order:
             var = candidates[i]
