@@ -34,15 +34,16 @@ class Error:
 
 
 def interval_ends(m, codes: list[tuple[np.ndarray, np.ndarray]], draws: int, seed: int, sampling: str,
-                  estimator: str, level: float = 0.90) -> np.ndarray:
+                  estimator: str, level: float = 0.90, precision: str = "single") -> np.ndarray:
     """(cases, 2, K) the interval ends (before widening to the point estimate) of each case
-    (engine codes: (risk factors, findings)) under one draw design."""
+    (engine codes: (risk factors, findings)) under one draw design; per-draw posteriors in
+    ``precision`` (the reasoning's default: single; the references: double)."""
     from model.inference.draw_engine import DrawEngine
     from model.inference.draws import draw_values
     from model.parameters import build_parameters
     from model.reasoning.quantiles import quantiles
 
-    engine = DrawEngine(m.priors, build_parameters(m.priors, draw_values(m.priors, draws, seed, sampling)))
+    engine = DrawEngine(m.priors, build_parameters(m.priors, draw_values(m.priors, draws, seed, sampling)), precision=precision)
     tail = (1.0 - level) / 2
     return np.array([quantiles(engine.grouped.marginals(rf, fd), (tail, 1.0 - tail), estimator) for rf, fd in codes])
 
@@ -56,7 +57,7 @@ def measure(m, cases: list[dict[str, str]], seeds: int = 12, reference_draws: in
     for ev in cases:
         variants = m.reasoner.variants(m.parse_evidence(ev))
         codes.append((variants.rf_codes, variants.finding_codes))
-    reference = interval_ends(m, codes, reference_draws, 10_000, "independent", "linear")
+    reference = interval_ends(m, codes, reference_draws, 10_000, "independent", "linear", precision="double")
     out = []
     for draws, sampling, estimator, label in DESIGNS:
         runs = np.array([interval_ends(m, codes, draws, s, sampling, estimator) for s in range(seeds)])

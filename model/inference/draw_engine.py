@@ -33,7 +33,9 @@ class DrawEngine:
     set of answered findings (planning takes about a millisecond).
     """
 
-    def __init__(self, priors: Priors, params: Parameters, dtype: type = np.float64) -> None:
+    def __init__(self, priors: Priors, params: Parameters, dtype: type = np.float64, precision: str = "double") -> None:
+        """``dtype``: of the contraction's operands; ``precision``: of the grouped method
+        ("double" or "single", ``model.inference.grouped_draws``; ValueError otherwise)."""
         self.priors = priors
         self.network = net = CompiledNetwork.from_parameters(priors, params)
         self.draws = net.draws
@@ -60,7 +62,7 @@ class DrawEngine:
         bits = (np.arange(2**k)[:, None] >> np.arange(k - 1, -1, -1)[None, :]) & 1
         self.present = (bits == 0).astype(np.float64)  # (2^K, K)
         self._plans: dict[tuple[str, ...], object] = {}
-        self.grouped = GroupedDraws(net)
+        self.grouped = GroupedDraws(net, precision)
 
     def _plan(self, key: tuple, terms: list[str], operands: list[np.ndarray]):
         plan = self._plans.get(key)

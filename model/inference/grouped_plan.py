@@ -66,8 +66,11 @@ class Grid:
     on the grid (``dependent``), per group its closed-form entry when it is not coupled, and, once
     asked for (:meth:`elimination`), the variable elimination over the grid."""
 
-    def __init__(self, net: CompiledNetwork, unanswered: tuple[bool, ...], weights: dict[tuple[int, ...], np.ndarray]) -> None:
+    def __init__(self, net: CompiledNetwork, unanswered: tuple[bool, ...], weights: dict[tuple[int, ...], np.ndarray],
+                 rf_probs: list[np.ndarray] | None = None) -> None:
         self.net = net
+        # per risk factor (card, D) its distribution, in the precision of the arithmetic (the network's by default)
+        self.rf_probs = net.rf_probs_last if rf_probs is None else rf_probs
         d = net.draws
         groups = net.groups
         cards = net.rf_cards
@@ -78,7 +81,7 @@ class Grid:
         shared = sorted({r for rest in remaining for r in rest})
         ns = len(shared)
         spos = {r: i for i, r in enumerate(shared)}
-        self.weight = _grid_weight(net, tuple(shared), weights)
+        self.weight = _grid_weight(net, tuple(shared), weights, self.rf_probs)
 
         def on_grid(rfs: tuple[int, ...]) -> tuple[int, ...]:
             shape = [1] * ns + [d]
@@ -145,7 +148,7 @@ class Grid:
                 if r not in live:
                     shape = [1] * (size + len(g_rfs) + 1)
                     shape[size + pos], shape[-1] = cards[r], d
-                    intro.append((r, net.rf_probs_last[r].reshape(shape)))  # a read-only view
+                    intro.append((r, self.rf_probs[r].reshape(shape)))  # a read-only view
             before = sorted(set(live) | set(g_rfs))
             fuse_next = not done and k + 1 < len(steps) and bool(steps[k + 1][1])
             if done or fuse_next:
@@ -360,17 +363,19 @@ def _subscript(mask: int) -> str:
     return "".join([chr(ord("a") + i) for i in _axes(mask)]) + "Z"
 
 
-def _grid_weight(net: CompiledNetwork, shared: tuple[int, ...], cache: dict[tuple[int, ...], np.ndarray]) -> np.ndarray:
-    """(*cards of ``shared``, D) P(cell) (the risk factors are independent a priori), read-only;
-    kept in ``cache`` (one per network) by the set of risk factors."""
+def _grid_weight(net: CompiledNetwork, shared: tuple[int, ...], cache: dict[tuple[int, ...], np.ndarray],
+                 rf_probs: list[np.ndarray]) -> np.ndarray:
+    """(*cards of ``shared``, D) P(cell) (the risk factors are independent a priori), read-only,
+    in the precision of ``rf_probs`` (per risk factor (card, D)); kept in ``cache`` (one per
+    network and precision) by the set of risk factors."""
     weight = cache.get(shared)
     if weight is None:
         d, ns = net.draws, len(shared)
-        weight = np.ones((1,) * ns + (d,))
+        weight = np.ones((1,) * ns + (d,), dtype=rf_probs[0].dtype if rf_probs else float)
         for i, r in enumerate(shared):
             shape = [1] * ns + [d]
             shape[i] = net.rf_cards[r]
-            weight = weight * net.rf_probs_last[r].reshape(shape)
+            weight = weight * rf_probs[r].reshape(shape)
         weight.flags.writeable = False
         cache[shared] = weight
     return weight

@@ -25,6 +25,7 @@ import pandas as pd
 from ..inference.case_variants import CaseVariants, MarginalTables
 from ..inference.draw_engine import DrawEngine
 from ..inference.draws import draw_values, sweep_values
+from ..inference.grouped_draws import PRECISIONS
 from ..parameters import build_parameters
 from ..priors import Prior
 from .quantiles import ESTIMATORS, quantiles
@@ -70,6 +71,10 @@ class ReasoningSettings:
     interval_level: float = 0.90
     sampling: str = "latin_hypercube"  # or "independent" (model.inference.draws.SAMPLINGS)
     quantile_estimator: str = "harrell_davis"  # or "linear" (model.reasoning.quantiles.ESTIMATORS)
+    # the per-draw posteriors in float32 (relative error ~1e-6, far below the intervals' Monte Carlo
+    # error of ~1e-2; a case that could underflow is redone in float64) or "double"
+    # (model.inference.grouped_draws.PRECISIONS)
+    draw_precision: str = "single"
     max_questions: int = 5
     stop_below_bits: float = 0.02  # no question worth asking below this expected gain
     must_not_miss_plausible: float = 1 / 3  # fraction of a posterior rule's threshold
@@ -112,9 +117,11 @@ class Reasoner:
         priors = model.priors
         if self.settings.quantile_estimator not in ESTIMATORS:
             raise ValueError(f"quantile_estimator: {self.settings.quantile_estimator!r} is not one of {', '.join(ESTIMATORS)}")
+        if self.settings.draw_precision not in PRECISIONS:
+            raise ValueError(f"draw_precision: {self.settings.draw_precision!r} is not one of {', '.join(PRECISIONS)}")
         values = draw_values(priors, self.settings.draws, self.settings.seed, self.settings.sampling)
         self.draw_parameters = build_parameters(priors, values)
-        self.draw_engine = DrawEngine(priors, self.draw_parameters)
+        self.draw_engine = DrawEngine(priors, self.draw_parameters, precision=self.settings.draw_precision)
         self._sweep: tuple[list[Prior], DrawEngine] | None = None
         self.must_not_miss = {r.condition: r.threshold.value for r in priors.posterior_rules}
         self.red_flag_rules = [r for r in priors.finding_rules if r.level in SEVERE_LEVELS]

@@ -13,6 +13,7 @@ import pytest
 
 from model import load_model
 from model.hipmodel import HipModel
+from model.inference.draw_engine import DrawEngine
 from model.parameters import build_parameters
 from model.priors import Priors
 from model.reasoning import Reasoner, ReasoningSettings
@@ -209,8 +210,6 @@ def test_sensitivity_swings_are_recomputed_posteriors(model):
     assert list(table["swing"]) == sorted(table["swing"], reverse=True)
     top = table.iloc[0]
     params = build_parameters(model.priors, {top["prior"]: np.array([top["low"], top["high"]])})
-    from model.inference.draw_engine import DrawEngine
-
     check = DrawEngine(model.priors, params).marginals(model.parse_evidence(GTPS_CASE))[:, model.conditions.index("gtps")]
     assert check == pytest.approx([top["posterior_at_low"], top["posterior_at_high"]], abs=1e-12)
     assert table["posterior"].iloc[0] == pytest.approx(model.posterior(GTPS_CASE)["gtps"], abs=1e-12)
@@ -229,13 +228,16 @@ def test_grouped_draws_equal_the_full_contraction(model, p_answer):
     """Enumerating only the coupled groups gives the contraction's numbers, whatever is answered
     (unanswered risk factors private to one group, shared ones, none, all)."""
     rng = np.random.default_rng(int(p_answer * 100))
-    engine = model.reasoner.draw_engine
+    engine = DrawEngine(model.priors, model.reasoner.draw_parameters)  # double precision
+    single = model.reasoner.draw_engine  # the reasoning's: single precision
+    assert (engine.grouped.precision, single.grouped.precision) == ("double", "single")
     for _ in range(6):
         ev = {v: str(rng.choice(var.states)) for v, var in model.variables.items() if rng.random() < p_answer}
         grouped = engine.marginals(ev, method="grouped")
         full = engine.marginals(ev, method="contraction")
         assert np.isnan(grouped).sum() == np.isnan(full).sum() == 0
         assert np.abs(grouped - full).max() < 1e-12
+        assert np.abs(single.marginals(ev) - full).max() < 1e-5  # float32 rounding only
 
 
 def test_interval_quantiles_are_scipys_harrell_davis_and_numpys_percentiles():

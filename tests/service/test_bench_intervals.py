@@ -16,7 +16,7 @@ def test_interval_ends_are_the_reasonings_own(model):
     variants = model.reasoner.variants(model.parse_evidence(case))
     settings = model.reasoner.settings
     ends = interval_ends(model, [(variants.rf_codes, variants.finding_codes)], settings.draws, settings.seed,
-                         settings.sampling, settings.quantile_estimator)[0]
+                         settings.sampling, settings.quantile_estimator, precision=settings.draw_precision)[0]
     d = model.diagnose(case)
     by_id = {r.id: r for r in d.conditions}
     for j, c in enumerate(model.conditions):
