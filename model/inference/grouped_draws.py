@@ -54,8 +54,9 @@ precision only when that cannot matter: the likelihood ratios above 1 (the only 
 bound how far a product can fall before it rises again, so the mass that underflow could lose is
 at most (configurations x that bound x 1.2e-38), and it must stay below 1e-7 of every draw's total
 (single precision's own rounding); and the factors shared by every configuration (only their
-positivity is read) stay in float64. Otherwise the case is recomputed in double precision
-(``SINGLE_LOSS``; on the bench mixes, no case needs it).
+positivity is read) stay in float64. Otherwise, and whenever some draw makes the evidence
+impossible (that is always decided in double precision), the case is recomputed in double
+precision (``SINGLE_LOSS``; on the bench mixes, no case needs it).
 """
 
 from __future__ import annotations
@@ -270,7 +271,7 @@ class GroupedDraws:
                 ok = positive if ok is None else ok & positive
         if not plan.coupled:
             total = weight.reshape(-1, d).sum(axis=0)
-            if self._single and not _single_safe(total, weight.size // d, rise):
+            if self._single and not (_single_safe(total, weight.size // d, rise) and (ok is None or ok.all())):
                 return self._in_double(rf_codes, finding_codes)
             for c, share in shares:
                 out[c] = (weight * share).reshape(-1, d).sum(axis=0)
@@ -308,14 +309,14 @@ class GroupedDraws:
         if plan.two is not None:  # two parts: pass messages between them, never build the full array
             parts = _run_merge(factors, plan.merge, open_last=True)
             rows, total = _two_scope_marginals(parts, plan.two, plan.u, d)
-            if self._single and not _single_safe(total, 1 << plan.u, rise):
+            if self._single and not (_single_safe(total, 1 << plan.u, rise) and (ok is None or ok.all())):
                 return self._in_double(rf_codes, finding_codes)
             return _normalise(out, total, ok, plan.two_members, rows)
         joint = _run_merge(factors, plan.merge)[0]  # one part: the product of everything
         if joint.shape != plan.full_shape:
             joint = np.broadcast_to(joint, plan.full_shape)
         rows, total = _bit_sums(joint, plan.u, d)
-        if self._single and not _single_safe(total, 1 << plan.u, rise):
+        if self._single and not (_single_safe(total, 1 << plan.u, rise) and (ok is None or ok.all())):
             return self._in_double(rf_codes, finding_codes)
         return _normalise(out, total, ok, plan.members, rows)
 
