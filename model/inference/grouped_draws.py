@@ -271,7 +271,7 @@ class GroupedDraws:
                 ok = positive if ok is None else ok & positive
         if not plan.coupled:
             total = weight.reshape(-1, d).sum(axis=0)
-            if self._single and not (_single_safe(total, weight.size // d, rise) and (ok is None or ok.all())):
+            if self._single and not _single_safe(total, weight.size // d, rise, ok):
                 return self._in_double(rf_codes, finding_codes)
             for c, share in shares:
                 out[c] = (weight * share).reshape(-1, d).sum(axis=0)
@@ -309,14 +309,14 @@ class GroupedDraws:
         if plan.two is not None:  # two parts: pass messages between them, never build the full array
             parts = _run_merge(factors, plan.merge, open_last=True)
             rows, total = _two_scope_marginals(parts, plan.two, plan.u, d)
-            if self._single and not (_single_safe(total, 1 << plan.u, rise) and (ok is None or ok.all())):
+            if self._single and not _single_safe(total, 1 << plan.u, rise, ok):
                 return self._in_double(rf_codes, finding_codes)
             return _normalise(out, total, ok, plan.two_members, rows)
         joint = _run_merge(factors, plan.merge)[0]  # one part: the product of everything
         if joint.shape != plan.full_shape:
             joint = np.broadcast_to(joint, plan.full_shape)
         rows, total = _bit_sums(joint, plan.u, d)
-        if self._single and not (_single_safe(total, 1 << plan.u, rise) and (ok is None or ok.all())):
+        if self._single and not _single_safe(total, 1 << plan.u, rise, ok):
             return self._in_double(rf_codes, finding_codes)
         return _normalise(out, total, ok, plan.members, rows)
 
@@ -327,12 +327,15 @@ class GroupedDraws:
         return self._double.marginals(rf_codes, finding_codes)
 
 
-def _single_safe(total: np.ndarray, configurations: int, rise: float) -> bool:
+def _single_safe(total: np.ndarray, configurations: int, rise: float, ok: np.ndarray | None = None) -> bool:
     """Whether a case computed in single precision can be kept: every factor but the log-linear
     ratios is at most 1, so a product lost to underflow (below ``SINGLE_TINY``) would have ended
     below ``rise`` x ``SINGLE_TINY``; the ``configurations`` of them together must stay below
-    ``SINGLE_LOSS`` of every draw's ``total`` (D,). A total of 0 or NaN is not safe either (double
-    precision decides whether the evidence is impossible under a draw)."""
+    ``SINGLE_LOSS`` of every draw's ``total`` (D,). Not safe either: a total of 0 or NaN, or a
+    draw under which ``ok`` (D,) (the shared factors' product is positive) is False; double
+    precision decides whether the evidence is impossible under a draw."""
+    if ok is not None and not ok.all():
+        return False
     low = float(total.min())
     return low * SINGLE_LOSS >= configurations * rise * SINGLE_TINY  # False for NaN
 

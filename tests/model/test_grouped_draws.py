@@ -175,6 +175,8 @@ def test_single_precision_keeps_a_case_only_where_underflow_cannot_matter():
     assert not _single_safe(ok, 2048, 1e10)  # ratios above 1 could raise an underflowed product back
     assert not _single_safe(np.array([0.0, 0.5]), 1, 1.0)
     assert not _single_safe(np.array([np.nan, 0.5]), 1, 1.0)
+    assert not _single_safe(ok, 2048, 1.0, np.array([True, False]))  # a draw with the evidence impossible
+    assert _single_safe(ok, 2048, 1.0, np.array([True, True]))
 
 
 def test_single_precision_redoes_in_double_what_it_cannot_keep(model, monkeypatch):
