@@ -22,7 +22,7 @@ import pandas as pd
 
 from .errors import BatchError
 from .mapping import BINARY_STATE_PAIRS, NOT_TICKED, SurveyMapping, answer_key
-from .readers import ReadOptions, Source, open_input
+from .readers import ReadOptions, Source, open_input, with_hint
 
 HEADER_CUTOFF = 70  # rapidfuzz WRatio from which a header is taken for a variable
 STATE_CUTOFF = 80
@@ -227,6 +227,7 @@ def draft_mapping(path: str, vocabulary, read: ReadOptions | None = None, dictio
     lines = [f"# Mapping drafted by `hipdx mapping draft` from {path}" + (f" and {dictionary}" if dictionary else ""),
              "# A proposal: check every entry (confidence 0-100 from fuzzy matching), then run",
              "#   hipdx mapping check THIS.yaml SURVEY  and  hipdx score SURVEY --mapping THIS.yaml -o OUT",
+             *([f"# Note: {source.hint} (and to `hipdx mapping draft`)"] if source.hint else []),
              "# Answers meaning 'not answered' in every column (add yours, e.g. \"999\", \"-99\"):",
              "missing: []", "columns:"]
     placed: set[str] = set()
@@ -340,7 +341,7 @@ def check_mapping(mapping: SurveyMapping, path: str, read: ReadOptions | None = 
     source = open_input(path, 10_000, read)
     problems = mapping.resolve_columns(source.names)
     if problems:
-        raise BatchError("\n".join(problems))
+        raise BatchError(with_hint("\n".join(problems), source.hint))
     if source.value_labels:
         mapping.add_value_labels(source.value_labels)
     cols = {c.name: c for c in survey_columns(source)}

@@ -16,7 +16,7 @@ import pyarrow as pa
 from .errors import BatchError
 from .mapping import MappingError, load_mapping
 from .plan import Plan, make_plan
-from .readers import ReadOptions, Source, open_input
+from .readers import ReadOptions, Source, open_input, with_hint
 from .summary import Summary, message_splitter
 from .workers import IN_PROCESS_ROWS, Task, prestart, scored_chunks
 from .writers import OutputWriter, check_output, output_kind, remove_leftovers
@@ -53,8 +53,11 @@ class Job:
         mapping = None
         if self.mapping is not None:
             mapping = load_mapping(self.mapping, vocabulary)
-        plan = make_plan(source.names, list(source.schema.names), vocabulary, list(priors.conditions), mapping,
-                         decimal=source.decimal, value_labels=source.value_labels)
+        try:
+            plan = make_plan(source.names, list(source.schema.names), vocabulary, list(priors.conditions), mapping,
+                             decimal=source.decimal, value_labels=source.value_labels)
+        except (MappingError, BatchError) as exc:  # the header does not fit: say where else the answers may be
+            raise BatchError(with_hint(str(exc), source.hint)) from None
         for w in plan.warnings:
             self.warn(w)
         task = Task(self.priors, mapping.text if mapping else None, str(self.mapping), tuple(source.names),

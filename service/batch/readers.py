@@ -67,6 +67,7 @@ class Source:
     questions: dict[str, str] = field(default_factory=dict)
     value_labels: dict[str, dict[str, str]] = field(default_factory=dict)  # column -> code (as text) -> label
     decimal: str = "."
+    hint: str = ""  # where else the answers may be, added to an error about the columns (a workbook's other sheets)
 
 
 def suffix_of(path: str | Path) -> str:
@@ -119,9 +120,14 @@ def open_input(path: str, chunk_rows: int, options: ReadOptions | None = None) -
     if kind == "parquet":
         return _open_parquet(path, chunk_rows)
     if kind == "excel":
-        frame, notes = _read_excel(path, options)
-        names, frame, dialect = _header_rows_of_frame(frame, options)
-        return _from_frame(frame, names, chunk_rows, "Excel" + (f" ({dialect})" if dialect else ""), notes, {})
+        frame, notes, hint = _read_excel(path, options)
+        try:
+            names, frame, dialect = _header_rows_of_frame(frame, options)
+        except BatchError as exc:
+            raise BatchError(with_hint(str(exc), hint)) from None
+        source = _from_frame(frame, names, chunk_rows, "Excel" + (f" ({dialect})" if dialect else ""), notes, {})
+        source.hint = hint
+        return source
     return _open_stat(path, chunk_rows)
 
 
@@ -268,18 +274,40 @@ def _open_parquet(path: str, chunk_rows: int) -> Source:
 
 
 # ------------------------------------------------------------------------------------ frames
-def _read_excel(path: str, options: ReadOptions) -> tuple[pd.DataFrame, list[str]]:
+def _read_excel(path: str, options: ReadOptions) -> tuple[pd.DataFrame, list[str], str]:
+    """The sheet ``options.sheet`` (a name, or a 0-based number; default the first) without a
+    header, the notes about it, and a hint naming the other sheets when the first was read by
+    default from a workbook of several (an error about the columns then says where else to look)."""
     engine = _excel_engine(path)
     sheet: str | int = options.sheet if options.sheet is not None else 0
     if isinstance(sheet, str) and sheet.isdigit():
         sheet = int(sheet)
     try:
-        frame = pd.read_excel(path, sheet_name=sheet, header=None, dtype=object, engine=engine)
-    except (ValueError, KeyError) as exc:
-        raise BatchError(f"{path}: cannot read sheet {sheet!r}: {exc}") from None
+        book = pd.ExcelFile(path, engine=engine)
     except Exception as exc:  # noqa: BLE001 - a reader's own error for a damaged file: one line
         raise BatchError(f"{path}: cannot read it as Excel: {type(exc).__name__}: {exc}") from None
-    return frame, [] if options.sheet is None else [f"sheet {options.sheet!r}"]
+    with book:
+        sheets = [str(name) for name in book.sheet_names]
+        listing = ", ".join(repr(name) for name in sheets)
+        if isinstance(sheet, int) and not 0 <= sheet < len(sheets):
+            raise BatchError(f"{path}: --sheet {sheet}: the workbook has {len(sheets)} sheet(s), numbered from 0: {listing}")
+        if isinstance(sheet, str) and sheet not in sheets:
+            raise BatchError(f"{path}: --sheet {sheet!r} is not a sheet of the workbook; its sheets: {listing}")
+        try:
+            frame = pd.read_excel(book, sheet_name=sheet, header=None, dtype=object)
+        except Exception as exc:  # noqa: BLE001 - a damaged sheet: one line
+            raise BatchError(f"{path}: cannot read sheet {sheet!r}: {type(exc).__name__}: {exc}") from None
+    if options.sheet is not None:
+        return frame, [f"sheet {options.sheet!r}"], ""
+    if len(sheets) == 1:
+        return frame, [], ""
+    hint = f"the workbook has {len(sheets)} sheets ({listing}); the first, {sheets[0]!r}, was read: give --sheet to read another"
+    return frame, [hint], hint
+
+
+def with_hint(message: str, hint: str) -> str:
+    """An error message with the input's hint (``Source.hint``) appended, when it has one."""
+    return f"{message}\n{hint}" if hint else message
 
 
 def _excel_engine(path: str) -> str:

@@ -15,8 +15,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from model.vocabulary import EvidenceError
+from model.vocabulary import EvidenceError, Vocabulary
 from service import score_cmd
+from service.batch import BatchError, ReadOptions
+from service.batch.draft import check_mapping, draft_mapping
+from service.batch.mapping import load_mapping
 
 from .conftest import read_str, run_command
 from .survey_files import ANSWERS, MAPPING, QUESTIONS, RED_FLAG_ROWS, labelled, qualtrics_csv, qualtrics_mapping
@@ -233,7 +236,40 @@ def test_xls_biff_file_from_excel_97_2003(model, clean, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "input: Excel" in err and "12 rows read, 12 scored, 0 with errors" in err
     assert _score(path, tmp_path / "o2.parquet", "--mapping", str(mp)) == 2  # the first sheet is not the answers
-    assert "column 'How old are you (years)?' is not in the input file" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "column 'How old are you (years)?' is not in the input file" in err
+    # ... and the error says where else to look
+    assert ("the workbook has 2 sheets ('About', 'Responses'); the first, 'About', was read: "
+            "give --sheet to read another") in err
+    assert not (tmp_path / "o2.parquet").exists()
+    with pytest.raises(BatchError, match=r"is not in the input file\nthe workbook has 2 sheets"):  # hipdx mapping check
+        check_mapping(load_mapping(str(mp), Vocabulary(model.priors)), str(path))
+
+
+def test_excel_sheet_choice_errors_list_the_sheets(model, clean, tmp_path, capsys):
+    """A --sheet that is not in the workbook names the sheets there are; a workbook of several
+    sheets read by default says so in the summary (and in a drafted mapping), a single sheet does not."""
+    frame = labelled()
+    path = tmp_path / "survey.xlsx"
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        frame.to_excel(writer, sheet_name="Responses", index=False)
+        pd.DataFrame({"note": ["exported 2026-11-30"]}).to_excel(writer, sheet_name="About", index=False)
+    mp = _write(tmp_path, "m.yaml", MAPPING)
+    assert _score(path, tmp_path / "o.parquet", "--mapping", str(mp), "--sheet", "Answers") == 2
+    assert "--sheet 'Answers' is not a sheet of the workbook; its sheets: 'Responses', 'About'" in capsys.readouterr().err
+    assert _score(path, tmp_path / "o.parquet", "--mapping", str(mp), "--sheet", "2") == 2
+    assert "--sheet 2: the workbook has 2 sheet(s), numbered from 0: 'Responses', 'About'" in capsys.readouterr().err
+    assert _score(path, tmp_path / "o.parquet", "--mapping", str(mp)) == 0  # the first sheet holds the answers
+    _assert_same_as_clean(model, clean, tmp_path / "o.parquet")
+    err = capsys.readouterr().err
+    assert "the first, 'Responses', was read: give --sheet to read another" in err and "12 rows read, 12 scored" in err
+    draft = draft_mapping(str(path), Vocabulary(model.priors), ReadOptions(sheet="1"))
+    assert "--sheet" not in draft  # a sheet chosen: nothing to point at
+    assert "# Note: the workbook has 2 sheets" in draft_mapping(str(path), Vocabulary(model.priors))
+    single = tmp_path / "single.xlsx"
+    frame.to_excel(single, index=False, engine="openpyxl")
+    assert _score(single, tmp_path / "o3.parquet", "--mapping", str(mp)) == 0
+    assert "sheet" not in capsys.readouterr().err
 
 
 def test_spss_codes_map_by_code_or_label_and_stata(model, clean, tmp_path):
