@@ -227,7 +227,8 @@ def draft_mapping(path: str, vocabulary, read: ReadOptions | None = None, dictio
     lines = [f"# Mapping drafted by `hipdx mapping draft` from {path}" + (f" and {dictionary}" if dictionary else ""),
              "# A proposal: check every entry (confidence 0-100 from fuzzy matching), then run",
              "#   hipdx mapping check THIS.yaml SURVEY  and  hipdx score SURVEY --mapping THIS.yaml -o OUT",
-             *([f"# Note: {source.hint} (and to `hipdx mapping draft`)"] if source.hint else []),
+             *([f"# Note: {source.hint} (hipdx mapping draft, mapping check and score all take --sheet)"]
+               if source.hint else []),
              "# Answers meaning 'not answered' in every column (add yours, e.g. \"999\", \"-99\"):",
              "missing: []", "columns:"]
     placed: set[str] = set()

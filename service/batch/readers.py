@@ -279,9 +279,6 @@ def _read_excel(path: str, options: ReadOptions) -> tuple[pd.DataFrame, list[str
     header, the notes about it, and a hint naming the other sheets when the first was read by
     default from a workbook of several (an error about the columns then says where else to look)."""
     engine = _excel_engine(path)
-    sheet: str | int = options.sheet if options.sheet is not None else 0
-    if isinstance(sheet, str) and sheet.isdigit():
-        sheet = int(sheet)
     try:
         book = pd.ExcelFile(path, engine=engine)
     except Exception as exc:  # noqa: BLE001 - a reader's own error for a damaged file: one line
@@ -289,6 +286,9 @@ def _read_excel(path: str, options: ReadOptions) -> tuple[pd.DataFrame, list[str
     with book:
         sheets = [str(name) for name in book.sheet_names]
         listing = ", ".join(repr(name) for name in sheets)
+        sheet: str | int = options.sheet if options.sheet is not None else 0
+        if isinstance(sheet, str) and sheet.isdigit() and sheet not in sheets:  # a number (a sheet named "2024" is a name)
+            sheet = int(sheet)
         if isinstance(sheet, int) and not 0 <= sheet < len(sheets):
             raise BatchError(f"{path}: --sheet {sheet}: the workbook has {len(sheets)} sheet(s), numbered from 0: {listing}")
         if isinstance(sheet, str) and sheet not in sheets:

@@ -266,6 +266,13 @@ def test_excel_sheet_choice_errors_list_the_sheets(model, clean, tmp_path, capsy
     draft = draft_mapping(str(path), Vocabulary(model.priors), ReadOptions(sheet="1"))
     assert "--sheet" not in draft  # a sheet chosen: nothing to point at
     assert "# Note: the workbook has 2 sheets" in draft_mapping(str(path), Vocabulary(model.priors))
+    numbered = tmp_path / "numbered.xlsx"  # a sheet named by a number is read by that name
+    with pd.ExcelWriter(numbered, engine="openpyxl") as writer:
+        pd.DataFrame({"note": ["not the answers"]}).to_excel(writer, sheet_name="Cover", index=False)
+        frame.to_excel(writer, sheet_name="2026", index=False)
+    assert _score(numbered, tmp_path / "o4.parquet", "--mapping", str(mp), "--sheet", "2026") == 0
+    _assert_same_as_clean(model, clean, tmp_path / "o4.parquet")
+    assert "sheet '2026'" in capsys.readouterr().err
     single = tmp_path / "single.xlsx"
     frame.to_excel(single, index=False, engine="openpyxl")
     assert _score(single, tmp_path / "o3.parquet", "--mapping", str(mp)) == 0
