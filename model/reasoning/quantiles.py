@@ -38,25 +38,26 @@ def quantiles(values: np.ndarray, levels: Sequence[float], estimator: str = "har
         raise ValueError(f"levels: {levels} must lie in [0, 1]")
     values = np.asarray(values, dtype=float)
     missing = np.isnan(values)
-    if not missing.any():  # each column sorted as a row (K, D): a contiguous sort, and a fast small product
-        return _of_sorted(np.sort(values.T, axis=1), levels, estimator).T
+    if not missing.any():
+        ordered = np.sort(values, axis=0)
+        return _of_sorted(ordered, levels, estimator)
     out = np.full((len(levels), values.shape[1]), np.nan)
     for k in range(values.shape[1]):  # rare: some draws make the evidence impossible
         valid = np.sort(values[~missing[:, k], k])
         if len(valid):
-            out[:, k] = _of_sorted(valid[None, :], levels, estimator)[0]
+            out[:, k] = _of_sorted(valid[:, None], levels, estimator)[:, 0]
     return out
 
 
 def _of_sorted(ordered: np.ndarray, levels: tuple[float, ...], estimator: str) -> np.ndarray:
-    """(K, len(levels)) quantiles of each row of ``ordered`` (K, n), each row sorted ascending."""
-    n = ordered.shape[1]
+    n = ordered.shape[0]
     if estimator == "harrell_davis":
-        return ordered @ harrell_davis_weights(n, levels).T
+        return harrell_davis_weights(n, levels) @ ordered
     pos = np.asarray(levels) * (n - 1)
     below = np.floor(pos).astype(int)
     above = np.minimum(below + 1, n - 1)
-    return ordered[:, below] + (pos - below) * (ordered[:, above] - ordered[:, below])
+    frac = (pos - below)[:, None]
+    return ordered[below] + frac * (ordered[above] - ordered[below])
 
 
 @lru_cache(maxsize=64)
