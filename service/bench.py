@@ -10,6 +10,7 @@ and peak memory of ``hipdx score`` on a large CSV with the same share of blanks,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
 import platform
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -37,6 +39,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--intervals", action="store_true",
                    help="also measure the interval ends' Monte Carlo error per draw design against 20,000 draws "
                         "(120 cases of their own: 60 simulated, 60 random, from --seed and --missing; 12 seeds; a few minutes)")
+
+
+@contextlib.contextmanager
+def _frozen_heap() -> Iterator[None]:
+    """Time as `hipdx serve` runs after loading the model (service/serve.py): what is alive on
+    entry is frozen out of the garbage collector, so a full collection does not walk it in the
+    middle of a diagnosis; unfrozen on exit."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -142,21 +157,17 @@ def _measure(m, frame, k: int) -> dict:
     diag_full, diag_plain, post_only = [], [], []
     for ev in cases[:20]:  # warm the small caches, as a server would be
         m.diagnose(ev)
-    # As `hipdx serve` does after loading the model (service/serve.py): what is alive now is out of
-    # the collector's reach, so a full collection does not walk it in the middle of a diagnosis.
-    gc.collect()
-    gc.freeze()
-    for i, ev in enumerate(cases):
-        t = time.perf_counter()
-        m.diagnose(ev, reasoning=False)
-        diag_plain.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        m.engine.posterior(rf[i:i + 1], fd[i:i + 1])
-        post_only.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        m.diagnose(ev)
-        diag_full.append(time.perf_counter() - t)
-    gc.unfreeze()
+    with _frozen_heap():
+        for i, ev in enumerate(cases):
+            t = time.perf_counter()
+            m.diagnose(ev, reasoning=False)
+            diag_plain.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            m.engine.posterior(rf[i:i + 1], fd[i:i + 1])
+            post_only.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            m.diagnose(ev)
+            diag_full.append(time.perf_counter() - t)
     return {"n": n, "engine": n / engine_s, "engine1": n / engine1_s, "score": n / score_s, "pgmpy": k / sum(ve_times),
             "diff": float(np.max(np.abs(ve_marg - res.marginals[:k]))), "cases": cases, "ve_times": ve_times,
             "post_only": post_only, "diag_plain": diag_plain, "diag_full": diag_full}
@@ -224,7 +235,8 @@ def run(args: argparse.Namespace) -> int:
         for mix in mixes.values():
             cells += [f"{_pct(mix[key], 50) * ms:.{digits}f}", f"{_pct(mix[key], 95) * ms:.{digits}f}"]
         print(_row(label, *cells))
-    _reasoning_breakdown(m, mixes["simulated"]["cases"][:100], seed=args.seed)
+    with _frozen_heap():
+        _reasoning_breakdown(m, mixes["simulated"]["cases"][:100], seed=args.seed)
     sys.stdout.flush()
     if args.intervals:
         from .bench_intervals import report
@@ -256,8 +268,6 @@ def _reasoning_breakdown(m, cases: list[dict[str, str]], seed: int) -> None:
     load_mix = [maker.case() for _ in range(3 * len(cases))]
     for ev in load_mix[:20]:  # warm the small caches, as a server would be
         m.diagnose(ev)
-    gc.collect()
-    gc.freeze()  # as `hipdx serve` does (see _measure)
     print("\nFull diagnosis, by part (ms; parts are medians, given the case's shared tables)")
     print(_row("", "tables", "intervals", "effects", "next q.", "full p50", "full mean", "full p95", width=11))
     for label, group in (("cases as simulated", cases), ("same cases, 60% of answers blank", partial),
@@ -281,7 +291,6 @@ def _reasoning_breakdown(m, cases: list[dict[str, str]], seed: int) -> None:
         full = parts.pop("full")
         print(_row(label, *(f"{_pct(v, 50) * 1e3:.2f}" for v in parts.values()),
                    f"{_pct(full, 50) * 1e3:.2f}", f"{np.mean(full) * 1e3:.2f}", f"{_pct(full, 95) * 1e3:.2f}", width=11))
-    gc.unfreeze()
 
 
 def _bench_score(m, args: argparse.Namespace) -> None:
